@@ -1,0 +1,169 @@
+"""The contracts every fsbench plugin implements.
+
+Four small abstractions (backbone, head, classifier, split) and one bundle (`Method`) that
+`fsbench run` calls. They are deliberately thin: a plugin author reads this file and nothing
+else. Concrete data types (`FsDataset`, `DatasetView`, `Fold`, `Episode`) live in
+`fsbench.data.dataset` and `fsbench.splits` and are re-exported here for convenience.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from fsbench.data.dataset import DatasetView, FsDataset
+    from fsbench.splits import Fold
+
+__all__ = [
+    "PoseBackbone",
+    "EmbeddingHead",
+    "LowShotClassifier",
+    "SignerSplit",
+    "Method",
+    "config_hash",
+]
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """SHA-256 of a JSON-canonical config: the identity of a method setting on a leaderboard."""
+    blob = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class PoseBackbone(ABC):
+    """Images → fixed-size features (and, if it can, hand keypoints).
+
+    `features` takes a float tensor (N, C, H, W) in [0, 1] of the declared `input_size` and
+    `channels`; `fingerprint` identifies weights + config so frozen features can be cached.
+    """
+
+    input_size: tuple[int, int] = (64, 64)
+    channels: int = 3
+    feature_dim: int
+
+    @abstractmethod
+    def features(self, images: Tensor) -> Tensor:
+        """(N, C, H, W) float in [0, 1] → (N, feature_dim) float."""
+
+    def keypoints(self, images: Tensor) -> Tensor:
+        """(N, C, H, W) → (N, 21, 3) pixel x, y and confidence. Optional capability."""
+        raise NotImplementedError(f"{type(self).__name__} does not localise keypoints")
+
+    @abstractmethod
+    def fingerprint(self) -> str:
+        """Content hash of weights and config; equal fingerprints ⇒ equal features."""
+
+
+class EmbeddingHead(nn.Module, ABC):
+    """Features (N, D) → unit-norm embeddings (N, f), compared by a learned similarity."""
+
+    in_features: int
+    out_features: int
+
+    @abstractmethod
+    def forward(self, features: Tensor) -> Tensor:
+        """(N, D) → (N, f) with ‖row‖ = 1."""
+
+    def similarity(self, a: Tensor, b: Tensor) -> Tensor:
+        """(Na, f) × (Nb, f) → (Na, Nb) similarity; cosine unless the head learns more."""
+        return a @ b.T
+
+
+class LowShotClassifier(ABC):
+    """Classifies queries against S labelled support embeddings per class.
+
+    `fit` may be called many times (once per episode); it must be cheap and must not learn
+    anything that outlives the episode unless it says so in its docstring.
+    """
+
+    classes_: Tensor
+
+    @abstractmethod
+    def fit(self, support: Tensor, labels: Tensor) -> "LowShotClassifier":
+        """Remember the support set (Ns, f) with integer labels (Ns,)."""
+
+    @abstractmethod
+    def scores(self, queries: Tensor) -> Tensor:
+        """(Nq, f) → (Nq, len(classes_)) scores, higher is more likely."""
+
+    def predict_topk(self, queries: Tensor, k: int = 1) -> Tensor:
+        """(Nq, f) → (Nq, k) predicted labels, best first."""
+        s = self.scores(queries)
+        k = min(k, s.shape[1])
+        return self.classes_[s.topk(k, dim=1).indices]
+
+
+class SignerSplit(ABC):
+    """Dataset → deterministic folds naming who (or what) is trained on and tested on."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def folds(self, data: "FsDataset", seed: int) -> list["Fold"]:
+        """Return the folds; identical for identical (data.content_hash, seed)."""
+
+
+class Method(ABC):
+    """A complete low-shot method: what it trains on the training part of a fold, and how it
+    embeds images. `fsbench run --method NAME` instantiates it with a config and calls
+    `fit` once per fold, then `embed` on the test images; the evaluator does the rest.
+
+    Honest-protocol rule: `fit` receives only the fold's training view. Support examples of a
+    test signer reach the method only as embeddings handed to its classifier.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "0"
+    default_config: ClassVar[dict[str, Any]] = {}
+    #: "test-signer": prototypes come from the S support examples only.
+    #: "test-signer+train": support is joined with training-signer embeddings of the same classes.
+    support_source: ClassVar[str] = "test-signer"
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        unknown = set(config or {}) - set(self.default_config)
+        if unknown:
+            from fsbench.errors import FsbenchError
+
+            raise FsbenchError(
+                f"method {self.name!r} has no config key(s) {sorted(unknown)}; "
+                f"known keys: {sorted(self.default_config)}"
+            )
+        self.config: dict[str, Any] = {**self.default_config, **(config or {})}
+
+    @property
+    def config_hash(self) -> str:
+        return config_hash({"method": self.name, "version": self.version, **self.config})
+
+    def fit(self, train: "DatasetView", seed: int) -> None:  # noqa: B027 - training-free methods
+        """Learn from the fold's training view only. Default: nothing to learn."""
+
+    @abstractmethod
+    def embed(self, view: "DatasetView") -> Tensor:
+        """Embeddings (N, f) for every image of `view`, in view order."""
+
+    @abstractmethod
+    def make_classifier(self) -> LowShotClassifier:
+        """A fresh classifier for one episode."""
+
+    def describe(self) -> dict[str, Any]:
+        """What a results file records about this method."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "config": self.config,
+            "config_hash": self.config_hash,
+            "support_source": self.support_source,
+        }
+
+
+def set_threads(n: int | None) -> None:
+    """Pin torch's intra-op threads (benchmarks and CI run on 2 cores)."""
+    if n:
+        torch.set_num_threads(n)

@@ -1,0 +1,38 @@
+"""`pixels`: nearest prototype on normalised raw pixels, no training at all.
+
+It is the floor on every board: whatever a learned method scores above it is what learning
+adds. Images are resized, flattened, centred and scaled to unit norm, so the cosine prototype
+rule compares shapes rather than brightness.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from fsbench import registry
+from fsbench.api import LowShotClassifier, Method
+from fsbench.data.dataset import DatasetView
+
+
+class Pixels(Method):
+    name: ClassVar[str] = "pixels"
+    version: ClassVar[str] = "1"
+    default_config: ClassVar[dict[str, Any]] = {
+        "size": 32,
+        "mode": "RGB",
+        "classifier": "prototype",
+    }
+
+    def embed(self, view: DatasetView) -> Tensor:
+        chunks = [
+            F.normalize((x := b.flatten(1)) - x.mean(dim=1, keepdim=True), dim=1)
+            for b in view.tensors(self.config["size"], self.config["mode"])
+        ]
+        return torch.cat(chunks) if chunks else torch.empty(0, 0)
+
+    def make_classifier(self) -> LowShotClassifier:
+        return registry.get("classifiers", self.config["classifier"])()
