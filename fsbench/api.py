@@ -13,7 +13,6 @@ import json
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import torch
 from torch import Tensor, nn
 
 if TYPE_CHECKING:
@@ -122,6 +121,9 @@ class Method(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "0"
     default_config: ClassVar[dict[str, Any]] = {}
+    #: a small override of default_config that `fsbench demo` uses (a few minutes on 2 cores);
+    #: empty means the method is too slow for the demo and is skipped there
+    demo_config: ClassVar[dict[str, Any]] = {}
     #: "test-signer": prototypes come from the S support examples only.
     #: "test-signer+train": support is joined with training-signer embeddings of the same classes.
     support_source: ClassVar[str] = "test-signer"
@@ -162,8 +164,3 @@ class Method(ABC):
             "support_source": self.support_source,
         }
 
-
-def set_threads(n: int | None) -> None:
-    """Pin torch's intra-op threads (benchmarks and CI run on 2 cores)."""
-    if n:
-        torch.set_num_threads(n)

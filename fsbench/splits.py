@@ -189,7 +189,9 @@ def sample_episodes(data: FsDataset, folds: list[Fold], spec: EpisodeSpec) -> li
             raise ProtocolError("S=0 has no meaning for unseen classes; use --shots 1 or more")
         for g_i, (signer, rows) in enumerate(groups):
             rows = rows[np.argsort(data.ids[rows])]  # canonical order, independent of file order
-            for e in range(spec.episodes):
+            # S=0 uses every query and no random support: one episode says it all
+            n_episodes = 1 if spec.shots == 0 and spec.ways is None else spec.episodes
+            for e in range(n_episodes):
                 rng = np.random.default_rng([spec.seed, f_i, g_i, e, spec.shots])
                 episodes.append(_episode(data, rows, f_i, e, signer, spec, rng))
     return episodes

@@ -1,0 +1,168 @@
+"""What every dataset builder is: a card, a raw-layout check and a stream of rows.
+
+A builder knows one raw layout and nothing about storage: it yields plain row dicts
+(`id`, `label` as a class *name*, `signer`, optional `condition`, encoded `image` bytes and any
+dataset-specific columns) and records what it had to skip in a `PrepareReport`. The shared writer
+(`fsbench.data.hub.write_prepared`) validates the rows against the card, hashes and stores them,
+so every dataset gets the same checks and the same on-disk format.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from PIL import Image
+
+from fsbench.data.cards import DatasetCard
+from fsbench.errors import DatasetError
+
+Row = dict[str, Any]
+
+
+@dataclass
+class PrepareReport:
+    """What one `prepare` did: counts, every file it skipped and why, and the content hash."""
+
+    dataset: str
+    raw: str
+    out: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    per_class: dict[str, int] = field(default_factory=dict)
+    per_signer: dict[str, int] = field(default_factory=dict)
+    #: files that are not part of the layout (ignored), with the reason
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    #: files of the layout that could not be read or decoded, with the reason
+    corrupt: list[dict[str, str]] = field(default_factory=list)
+    #: videos in which the hand localiser found no hand (rwth); never dropped silently
+    no_hand: list[str] = field(default_factory=list)
+    #: exact duplicates that were merged (omniglot's shared alphabets)
+    duplicates: int = 0
+    content_hash: str = ""
+    wall_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One line for the CLI."""
+        c = self.counts
+        extra = []
+        if self.corrupt:
+            extra.append(f"{len(self.corrupt)} corrupt")
+        if self.skipped:
+            extra.append(f"{len(self.skipped)} skipped")
+        if self.no_hand:
+            extra.append(f"{len(self.no_hand)} without a hand")
+        if self.duplicates:
+            extra.append(f"{self.duplicates} duplicates merged")
+        tail = f" ({', '.join(extra)})" if extra else ""
+        return (
+            f"{self.dataset}: {c.get('images', 0)} images, {c.get('classes', 0)} classes, "
+            f"{c.get('signers', 0)} signers in {self.wall_s:.1f}s → {self.out} "
+            f"[{self.content_hash[:12]}]{tail}"
+        )
+
+
+class DatasetBuilder(ABC):
+    """One raw layout → rows. Subclasses set `card` and implement `check_layout` and `rows`."""
+
+    card: ClassVar[DatasetCard]
+    #: extra columns beyond id/image/label/signer/condition: name → datasets feature
+    extra_features: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, *, partial: bool = False) -> None:
+        #: accept a raw copy with fewer images than the card expects (classes and signers are
+        #: still checked); for partial downloads and small fixtures in the published layout
+        self.partial = partial
+
+    @abstractmethod
+    def check_layout(self, raw: Path) -> Path:
+        """Return the layout root inside `raw`, or raise a one-line `DatasetError` naming the
+        expected layout (`self.layout_error(...)`)."""
+
+    @abstractmethod
+    def rows(self, root: Path, report: PrepareReport, strict: bool) -> Iterator[Row]:
+        """Yield one row per image; record unreadable files with `self.corrupt(...)`."""
+
+    def features(self) -> dict[str, Any]:
+        """Extra feature types for this builder's configuration (default: `extra_features`)."""
+        return dict(self.extra_features)
+
+    def prepare(self, raw: Path, out: Path, *, strict: bool = False) -> PrepareReport:
+        """Read `raw` in the published layout and write a prepared dataset folder at `out`."""
+        from fsbench.data.hub import write_prepared
+
+        start = time.perf_counter()
+        raw, out = Path(raw).expanduser(), Path(out).expanduser()
+        report = PrepareReport(dataset=self.card.name, raw=str(raw), out=str(out))
+        if not raw.exists():
+            raise DatasetError(
+                f"raw folder {raw} for {self.card.name!r} does not exist; expected layout: "
+                f"{self.card.raw_layout}"
+            )
+        root = self.check_layout(raw)
+        write_prepared(
+            self.rows(root, report, strict), out, self.card, self.features(), report,
+            partial=self.partial, started=start,
+        )
+        return report
+
+    # helpers shared by the builders -----------------------------------------------------
+
+    def layout_error(self, raw: Path, what: str) -> DatasetError:
+        return DatasetError(
+            f"{raw} is not a raw {self.card.name!r} folder ({what}); expected layout: "
+            f"{self.card.raw_layout}"
+        )
+
+    def corrupt(self, report: PrepareReport, path: str, reason: str, strict: bool) -> None:
+        """Record an unreadable file; with strict=True abort instead (nothing is written)."""
+        if strict:
+            raise DatasetError(
+                f"{self.card.name}: {path} is unreadable ({reason}); fix or remove it, or "
+                f"prepare without --strict to skip and list it in the report"
+            )
+        report.corrupt.append({"path": path, "reason": reason})
+
+
+def open_image(src: bytes | Path | str) -> Image.Image:
+    """Open and fully load an image (so errors surface here, not later)."""
+    im = Image.open(io.BytesIO(src) if isinstance(src, bytes) else src)
+    im.load()
+    return im
+
+
+def pad_square(im: Image.Image) -> Image.Image:
+    """Centre a non-square crop on a black square so resizing keeps the hand's proportions."""
+    w, h = im.size
+    if w == h:
+        return im
+    side = max(w, h)
+    canvas = Image.new(im.mode, (side, side))
+    canvas.paste(im, ((side - w) // 2, (side - h) // 2))
+    return canvas
+
+
+def encode_png(im: Image.Image, size: int, mode: str) -> bytes:
+    """Resize to size×size in `mode` and encode as PNG with fixed settings and no metadata."""
+    if im.mode == "1" or im.mode not in ("RGB", "L") or im.mode != mode:
+        im = im.convert(mode)
+    if im.size != (size, size):
+        im = pad_square(im).resize((size, size), Image.Resampling.BILINEAR)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", compress_level=6)
+    return buf.getvalue()
+
+
+def read_image(path: Path | str, data: bytes | None, size: int, mode: str) -> bytes:
+    """Decode raw file bytes (or a path) and re-encode them for storage; raises on corruption."""
+    return encode_png(open_image(data if data is not None else Path(path)), size, mode)
+
+
+IMAGE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)

@@ -1,0 +1,87 @@
+"""Massey 2D static ASL gestures (Barczak et al. 2011): 36 classes, 5 signers, 5 lighting views.
+
+Signer ids are the `<P>` of `hand<P>_...` as plain strings "1".."5"; the view (bot, dif, left,
+right, top) is the `condition` column, which the cross-condition protocol uses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+from fsbench.data.builder import IMAGE_ERRORS, DatasetBuilder, PrepareReport, Row, read_image
+from fsbench.data.cards import DatasetCard
+from fsbench.progress import progress_bar
+
+CLASSES = tuple("0123456789abcdefghijklmnopqrstuvwxyz")
+FILE_RE = re.compile(r"^hand(?P<signer>\d+)_(?P<cls>[0-9a-z])_(?P<view>[a-z]+)_seg_(?P<k>\d+)_cropped\.jpe?g$")
+
+CARD = DatasetCard(
+    name="massey",
+    title="Massey 2D Static ASL Hand Gestures",
+    description=(
+        "2515 colour images of 36 static American Sign Language hand shapes (digits 0-9 and "
+        "letters a-z; j and z are static snapshots of dynamic letters) by 5 signers under 5 "
+        "lighting/viewing conditions, hands segmented on a black background."
+    ),
+    license="other (no licence stated; academic use, cite Barczak et al. 2011)",
+    citation=(
+        "A. L. C. Barczak, N. H. Reyes, M. Abastillas, A. Piccio, T. Susnjak. A New 2D Static "
+        "Hand Gesture Colour Image Dataset for ASL Gestures. Research Letters in the "
+        "Information and Mathematical Sciences 15 (2011) 12-20."
+    ),
+    classes=CLASSES,
+    signers=("1", "2", "3", "4", "5"),
+    expected={"images": 2515, "classes": 36, "signers": 5},
+    raw_layout=(
+        "RAW/asl_dataset/<class>/hand<P>_<class>_<view>_seg_<k>_cropped.jpeg with <class> in "
+        "0-9,a-z, <P> in 1-5, <view> in bot,dif,left,right,top (RAW may also be asl_dataset itself)"
+    ),
+    default_raw="massey",
+    image_size=128,
+    condition_column="view",
+    notes=(
+        "Signer ids are '1'..'5' (hand1..hand5). Signers 3 and 4 have only 5 images per class, "
+        "so the small-class policy caps S there. Images are 400x400 JPEGs resized to 128x128 RGB."
+    ),
+)
+
+
+class Massey(DatasetBuilder):
+    card: ClassVar[DatasetCard] = CARD
+
+    def check_layout(self, raw: Path) -> Path:
+        root = raw / "asl_dataset" if (raw / "asl_dataset").is_dir() else raw
+        subdirs = {p.name for p in root.iterdir() if p.is_dir()} if root.is_dir() else set()
+        if not subdirs & set(CLASSES):
+            raise self.layout_error(raw, "no <class> folders 0-9/a-z found")
+        return root
+
+    def rows(self, root: Path, report: PrepareReport, strict: bool) -> Iterator[Row]:
+        files = sorted(p for p in root.glob("*/*") if p.is_file())
+        with progress_bar() as bar:
+            task = bar.add_task("preparing massey", total=len(files))
+            for path in files:
+                bar.advance(task)
+                rel = f"{path.parent.name}/{path.name}"
+                m = FILE_RE.match(path.name)
+                if m is None or path.parent.name not in CLASSES:
+                    report.skipped.append({"path": rel, "reason": "name not in the Massey layout"})
+                    continue
+                if m["cls"] != path.parent.name:
+                    report.skipped.append({"path": rel, "reason": "class in name != folder"})
+                    continue
+                try:
+                    image = read_image(path, None, CARD.image_size, "RGB")
+                except IMAGE_ERRORS as exc:
+                    self.corrupt(report, rel, f"{type(exc).__name__}: {exc}", strict)
+                    continue
+                yield {
+                    "id": f"{m['cls']}/{path.stem}",
+                    "label": m["cls"],
+                    "signer": m["signer"],
+                    "condition": m["view"],
+                    "image": image,
+                }

@@ -1,0 +1,83 @@
+"""The linear dual-path embedding head of Figures 3.9, 3.11 and 3.19.
+
+Each layer keeps a residual path over its c input channels and appends Δc new ones (a
+dual-path network [73] in its linear form), so the head widens gradually from the backbone's
+features; a final linear map projects to f features on the unit sphere, compared by the
+learned similarity σ(β + α²·a·b) of eq. 3.17.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from fsbench.api import EmbeddingHead
+
+
+class LinearDualPathLayer(nn.Module):
+    """Fig 3.11: Dropout(0.25) → FC c→4c → BN+LeakyReLU → FC 4c→c+Δc; residual on the first c."""
+
+    def __init__(self, channels: int, new_channels: int, dropout: float = 0.25) -> None:
+        super().__init__()
+        self.channels, self.new_channels = channels, new_channels
+        self.body = nn.Sequential(
+            nn.Dropout(dropout),
+            nn.Linear(channels, 4 * channels),
+            nn.BatchNorm1d(4 * channels),
+            nn.LeakyReLU(0.01),
+            nn.Linear(4 * channels, channels + new_channels),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.body(x)
+        return torch.cat([x + y[:, : self.channels], y[:, self.channels :]], dim=1)
+
+
+def default_widths(in_features: int, layers: int = 8, growth: int = 16) -> list[int]:
+    """Fig 3.9/3.19: eight layers, each adding 16 channels (32→48…160, 128→144…256)."""
+    return [in_features + growth * (k + 1) for k in range(layers)]
+
+
+class DualPathHead(EmbeddingHead):
+    """Backbone features (N, D) → unit embeddings (N, f) with a learned α, β similarity.
+
+    `widths` are the output widths of the stacked dual-path layers (each must exceed the one
+    before); `dropout` is the rate before the final projection (0.5 in Fig 3.9).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int = 10,
+        widths: Sequence[int] | None = None,
+        dropout: float = 0.5,
+        alpha: float = 2.0,
+        beta: float = 0.0,
+    ) -> None:
+        super().__init__()
+        widths = list(widths) if widths is not None else default_widths(in_features)
+        self.in_features, self.out_features = in_features, out_features
+        layers, c = [], in_features
+        for w in widths:
+            if w < c:
+                raise ValueError(f"dual-path widths must not shrink ({c} → {w}); got {widths}")
+            layers.append(LinearDualPathLayer(c, w - c))
+            c = w
+        self.layers = nn.Sequential(*layers)
+        self.dropout = nn.Dropout(dropout)
+        self.project = nn.Linear(c, out_features)
+        self.alpha = nn.Parameter(torch.tensor(float(alpha)))
+        self.beta = nn.Parameter(torch.tensor(float(beta)))
+
+    def forward(self, features: Tensor) -> Tensor:
+        return F.normalize(self.project(self.dropout(self.layers(features))), dim=1)
+
+    def logits(self, a: Tensor, b: Tensor) -> Tensor:
+        """β + α²·a·bᵀ: the pre-sigmoid similarity the loss and classifiers use."""
+        return self.beta + self.alpha**2 * (a @ b.T)
+
+    def similarity(self, a: Tensor, b: Tensor) -> Tensor:
+        return torch.sigmoid(self.logits(a, b))

@@ -1,0 +1,129 @@
+"""Metrics from per-episode predictions: top-k, per signer/class/fold, bootstrap CIs, confusions.
+
+Inputs are plain numpy arrays so the same functions serve `fsbench run`, the report and tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Predictions:
+    """Every query of every episode at one S: true label, top-2 predictions, and grouping keys."""
+
+    true: np.ndarray  # (Q,) int
+    top2: np.ndarray  # (Q, 2) int, -1 where no prediction (e.g. no hand detected)
+    episode: np.ndarray  # (Q,) int, global episode number
+    signer: np.ndarray  # (Q,) str, test signer ("all" for class-disjoint folds)
+    fold: np.ndarray  # (Q,) str
+    valid: np.ndarray  # (Q,) bool, False where the method could not embed the query
+
+    @property
+    def top1_hit(self) -> np.ndarray:
+        return self.top2[:, 0] == self.true
+
+    @property
+    def top2_hit(self) -> np.ndarray:
+        return (self.top2 == self.true[:, None]).any(axis=1)
+
+
+def bootstrap_ci(
+    hits: np.ndarray, episode: np.ndarray, group: np.ndarray, seed: int, n_boot: int = 1000
+) -> tuple[float, float]:
+    """95 % CI of accuracy, resampling groups (signers) and then episodes within them.
+
+    Two-level resampling reflects both sources of variance a reader cares about: which
+    signers were tested, and which support examples were drawn.
+    """
+    if len(hits) == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng([seed, 1234])
+    groups = np.unique(group)
+    # per (group, episode): hits and counts
+    per_group = []
+    for g in groups:
+        eps = episode[group == g]
+        uniq, inv = np.unique(eps, return_inverse=True)
+        sums = np.bincount(inv, weights=hits[group == g].astype(float), minlength=len(uniq))
+        counts = np.bincount(inv, minlength=len(uniq)).astype(float)
+        per_group.append((sums, counts))
+    totals = np.zeros(n_boot)
+    denoms = np.zeros(n_boot)
+    chosen = rng.integers(0, len(groups), size=(n_boot, len(groups)))
+    for b in range(n_boot):
+        for gi in chosen[b]:
+            sums, counts = per_group[gi]
+            pick = rng.integers(0, len(sums), size=len(sums))
+            totals[b] += sums[pick].sum()
+            denoms[b] += counts[pick].sum()
+    acc = totals / np.maximum(denoms, 1)
+    lo, hi = np.percentile(acc, [2.5, 97.5])
+    return (float(lo), float(hi))
+
+
+def confusion_matrix(true: np.ndarray, pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """(C, C) counts, rows = true class, columns = predicted; unpredicted queries are dropped."""
+    ok = pred >= 0
+    flat = true[ok] * num_classes + pred[ok]
+    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def confused_pairs(cm: np.ndarray, class_names: list[str], threshold: float = 0.10) -> list[dict]:
+    """True→predicted pairs whose share of the true class's queries exceeds `threshold`."""
+    totals = cm.sum(axis=1)
+    pairs = []
+    for t, p in zip(*np.nonzero(cm)):
+        if t != p and totals[t] and cm[t, p] / totals[t] > threshold:
+            pairs.append({"true": class_names[t], "pred": class_names[p], "rate": cm[t, p] / totals[t]})
+    return sorted(pairs, key=lambda d: -d["rate"])
+
+
+def _acc(hits: np.ndarray) -> float:
+    return float(hits.mean()) if len(hits) else float("nan")
+
+
+def summarise(pred: Predictions, class_names: list[str], seed: int) -> dict[str, Any]:
+    """Everything a results file reports for one S."""
+    t1, t2 = pred.top1_hit, pred.top2_hit
+    cm = confusion_matrix(pred.true, pred.top2[:, 0], len(class_names))
+    per_class_tot = np.bincount(pred.true, minlength=len(class_names))
+    out: dict[str, Any] = {
+        "n_queries": int(len(t1)),
+        "n_episodes": int(len(np.unique(pred.episode))),
+        "top1": {"mean": _acc(t1), "ci95": bootstrap_ci(t1, pred.episode, pred.signer, seed)},
+        "top2": {"mean": _acc(t2), "ci95": bootstrap_ci(t2, pred.episode, pred.signer, seed)},
+        "per_signer": {
+            str(s): {
+                "top1": _acc(t1[m]),
+                "top2": _acc(t2[m]),
+                "n_queries": int(m.sum()),
+                "no_detection": int((~pred.valid[m]).sum()),
+            }
+            for s in np.unique(pred.signer)
+            if (m := pred.signer == s).any()
+        },
+        "per_fold": {
+            str(f): {"top1": _acc(t1[m]), "top2": _acc(t2[m]), "n_queries": int(m.sum())}
+            for f in np.unique(pred.fold)
+            if (m := pred.fold == f).any()
+        },
+        "per_class": {
+            class_names[c]: {
+                "top1": float(cm[c, c] / per_class_tot[c]),
+                "n_queries": int(per_class_tot[c]),
+                "no_detection": int((~pred.valid[pred.true == c]).sum()),
+            }
+            for c in np.flatnonzero(per_class_tot)
+        },
+        "confusion": cm.tolist(),
+        "confused_pairs": confused_pairs(cm, class_names),
+        "no_detection": int((~pred.valid).sum()),
+    }
+    if not pred.valid.all():
+        out["top1_detected_only"] = _acc(t1[pred.valid])
+        out["top2_detected_only"] = _acc(t2[pred.valid])
+    return out

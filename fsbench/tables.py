@@ -1,0 +1,50 @@
+"""Rich tables for results, shared by `fsbench run` and `fsbench demo`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+
+def pct(mean_ci: dict[str, Any]) -> str:
+    """'93.1 [91.8–94.2]' from {'mean': .931, 'ci95': [.918, .942]}."""
+    lo, hi = mean_ci["ci95"]
+    return f"{100 * mean_ci['mean']:.1f} [{100 * lo:.1f}–{100 * hi:.1f}]"
+
+
+def results_table(results: dict[str, Any]) -> Table:
+    """One row per S: top-1/top-2 with 95 % CIs, then per-signer top-1."""
+    m, d, s = results["method"], results["dataset"], results["split"]
+    first = next(iter(results["metrics"].values()))
+    signers = sorted(first["per_signer"])
+    show_signers = len(signers) <= 8
+    table = Table(title=f"{m['name']} · {d['name']} · {s['name']}  (top-1/top-2 %, 95 % CI)")
+    for col in ("S", "top-1", "top-2", "queries"):
+        table.add_column(col, justify="right")
+    if show_signers:
+        for signer in signers:
+            table.add_column(f"signer {signer}", justify="right")
+    for key, metric in results["metrics"].items():
+        row = [key.removeprefix("S="), pct(metric["top1"]), pct(metric["top2"]), str(metric["n_queries"])]
+        if show_signers:
+            row += [f"{100 * metric['per_signer'][x]['top1']:.1f}" for x in signers]
+        table.add_row(*row)
+    return table
+
+
+def comparison_table(all_results: list[dict[str, Any]], title: str) -> Table:
+    """Methods × S top-1 with CIs: the demo's closing table."""
+    keys = sorted({k for r in all_results for k in r["metrics"]}, key=lambda k: int(k[2:]))
+    table = Table(title=title)
+    table.add_column("method")
+    for key in keys:
+        table.add_column(f"top-1 {key}", justify="right")
+    table.add_column("wall s", justify="right")
+    for r in all_results:
+        table.add_row(
+            r["method"]["name"],
+            *[pct(r["metrics"][k]["top1"]) if k in r["metrics"] else "-" for k in keys],
+            f"{r['timings']['total_s']:.0f}",
+        )
+    return table

@@ -1,0 +1,118 @@
+"""Core embedding heads: dual-path head, siamese loss, LR schedule, head training, rules."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from fsbench import registry
+from fsbench.classifiers import SimilarityClassifier
+from fsbench.heads import DualPathHead, LRSchedule, LinearDualPathLayer, pairwise_siamese_loss, train_head
+
+
+def test_dual_path_layer_keeps_residual_and_appends_channels():
+    layer = LinearDualPathLayer(4, 2).eval()
+    x = torch.randn(5, 4)
+    y = layer.body(x)
+    out = layer(x)
+    assert out.shape == (5, 6)
+    torch.testing.assert_close(out[:, :4], x + y[:, :4])
+    torch.testing.assert_close(out[:, 4:], y[:, 4:])
+
+
+def test_head_shapes_unit_norm_and_default_widths():
+    head = DualPathHead(128, 10).eval()
+    assert [l.channels + l.new_channels for l in head.layers] == [144, 160, 176, 192, 208, 224, 240, 256]
+    z = head(torch.randn(7, 128))
+    assert z.shape == (7, 10)
+    torch.testing.assert_close(z.norm(dim=1), torch.ones(7))
+    with pytest.raises(ValueError):
+        DualPathHead(32, 10, widths=[48, 40])
+
+
+def test_head_registered_through_entry_point():
+    assert registry.get("heads", "dualpath") is DualPathHead
+
+
+def test_similarity_is_sigmoid_of_beta_plus_alpha_squared_cosine():
+    head = DualPathHead(8, 2, alpha=3.0, beta=-1.0)
+    a = torch.tensor([[1.0, 0.0]])
+    b = torch.tensor([[0.6, 0.8], [0.0, 1.0]])
+    expected = torch.sigmoid(torch.tensor([[-1 + 9 * 0.6, -1.0]]))
+    torch.testing.assert_close(head.similarity(a, b), expected)
+
+
+def test_siamese_loss_hand_computed():
+    emb = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    labels = torch.tensor([0, 0, 1])
+    alpha, beta = torch.tensor(1.0), torch.tensor(0.5)
+    sig = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    # off-diagonal pairs: 2 positives with logit 1.5, 4 negatives with logit 0.5; pos_weight 3-1=2
+    bce = (2 * 2 * -math.log(sig(1.5)) + 4 * -math.log(1 - sig(0.5))) / 6
+    loss = pairwise_siamese_loss(emb, labels, alpha, beta, num_classes=3)
+    assert loss.item() == pytest.approx(bce + 0.25 * 0.5, rel=1e-6)
+    # the β term is what makes the loss depend on |β| beyond the BCE
+    no_beta = pairwise_siamese_loss(emb, labels, alpha, beta, num_classes=3, beta_weight=0.0)
+    assert (loss - no_beta).item() == pytest.approx(0.125, rel=1e-6)
+    # pos_weight: with |C| = 2 the positives count once
+    bce2 = (2 * -math.log(sig(1.5)) + 4 * -math.log(1 - sig(0.5))) / 6
+    assert pairwise_siamese_loss(emb, labels, alpha, beta, 2, 0.0).item() == pytest.approx(bce2, rel=1e-6)
+
+
+def test_lr_schedule_key_epochs():
+    s = LRSchedule()
+    assert s(0) == s(4.99) == 1e-5
+    assert s(5) == pytest.approx(0.1)
+    assert s(7.5) == pytest.approx((0.1 + 1e-4) / 2)
+    assert s(9.999) == pytest.approx(1e-4, abs=1e-6)
+    assert s(10) == pytest.approx(0.1)  # the warm restart
+    assert s(15) == pytest.approx((0.1 + 1e-4) / 2)
+    assert s(20) == pytest.approx(1e-4)
+    scaled = LRSchedule.from_config({"epochs": 8, "warmup_epochs": 2})
+    assert scaled.restarts == (2, 4.0) and scaled(4) == pytest.approx(0.1)
+
+
+def _blobs(n_per=30, classes=4, dim=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(classes, dim, generator=g) * 3
+    labels = torch.arange(classes).repeat_interleave(n_per)
+    return centres[labels] + torch.randn(len(labels), dim, generator=g), labels
+
+
+def test_train_head_learns_and_is_deterministic():
+    x, y = _blobs()
+    cfg = {"epochs": 6, "warmup_epochs": 1, "batch_size": 40, "lr_max": 0.05}
+    torch.manual_seed(0)
+    h1 = train_head(DualPathHead(16, 6, widths=[24, 32]), x, y, cfg, seed=3)
+    torch.manual_seed(0)
+    h2 = train_head(DualPathHead(16, 6, widths=[24, 32]), x, y, cfg, seed=3)
+    for p1, p2 in zip(h1.parameters(), h2.parameters()):
+        torch.testing.assert_close(p1, p2)
+    with torch.no_grad():
+        z = h1(x)
+    clf = SimilarityClassifier("max", h1.alpha.item(), h1.beta.item()).fit(z[::2], y[::2])
+    acc = (clf.predict_topk(z[1::2])[:, 0] == y[1::2]).float().mean().item()
+    assert acc > 0.9
+
+
+def test_three_rules_hand_worked():
+    support = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [0.6, 0.8]])
+    labels = torch.tensor([0, 0, 1, 1])
+    q = torch.tensor([[1.0, 0.0]])
+    sig = torch.sigmoid
+    s_max = SimilarityClassifier("max").fit(support, labels).scores(q)
+    torch.testing.assert_close(s_max, torch.stack([sig(torch.tensor(1.0)), sig(torch.tensor(0.6))])[None])
+    s_mean = SimilarityClassifier("mean").fit(support, labels).scores(q)
+    torch.testing.assert_close(s_mean[0, 0], (sig(torch.tensor(1.0)) + 0.5) / 2)
+    s_soft = SimilarityClassifier("softmax").fit(support, labels).scores(q)
+    z = math.e + 1 + 2 * math.exp(0.6)
+    torch.testing.assert_close(s_soft[0], torch.tensor([(math.e + 1) / z, 2 * math.exp(0.6) / z]))
+    # the rules disagree on this case: max and softmax pick class 0, mean picks class 1
+    assert [r(support, labels, q) for r in (_top("max"), _top("mean"), _top("softmax"))] == [0, 1, 0]
+
+
+def _top(rule):
+    return lambda s, l, q: int(SimilarityClassifier(rule).fit(s, l).predict_topk(q)[0, 0])
