@@ -69,6 +69,13 @@ def prepare_command(name: str, raw: str = "PATH") -> str:
 # ---------------------------------------------------------------- writing
 
 
+def _quiet_datasets() -> None:
+    """datasets' own tqdm bars would interleave with fsbench's rich bar; fsbench shows its own."""
+    import datasets
+
+    datasets.disable_progress_bars()
+
+
 def _features(card: DatasetCard, extra: dict[str, Any], with_condition: bool):
     import datasets
 
@@ -215,6 +222,7 @@ def write_prepared(
     import datasets
 
     started = time.perf_counter() if started is None else started
+    _quiet_datasets()
     out = Path(out)
     rows = list(rows)  # builders stream; validation needs them all
     ids = Counter(r["id"] for r in rows)
@@ -323,6 +331,7 @@ def load_prepared(path: Path | str, name: str | None = None) -> FsDataset:
 
     path = Path(path).expanduser()
     hint_name = name or path.name
+    _quiet_datasets()
     fix = f"re-create it with `{prepare_command(hint_name)}`"
     meta_file = path / "fsbench.json"
     if not path.is_dir():
