@@ -59,10 +59,8 @@ class PrototypeClassifier(_SupportClassifier):
 
     def fit(self, support: Tensor, labels: Tensor) -> "PrototypeClassifier":
         super().fit(support, labels)
-        sums = self._support.new_zeros(len(self.classes_), support.shape[1])
-        sums.index_add_(0, self._pos, self._support)
-        counts = torch.bincount(self._pos, minlength=len(self.classes_)).clamp_min(1)
-        self.prototypes_ = sums / counts[:, None]
+        onehot = F.one_hot(self._pos, len(self.classes_)).T.float()  # (C, Ns): one BLAS call
+        self.prototypes_ = (onehot @ self._support) / onehot.sum(dim=1, keepdim=True)
         return self
 
     def scores(self, queries: Tensor) -> Tensor:
