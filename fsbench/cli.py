@@ -183,11 +183,12 @@ def leaderboard(board: str | None, boards: Path, fmt: str, out_path: Path | None
 @cli.command()
 @click.argument("results_path", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
-def report(results_path: Path, out_dir: Path) -> None:
+@click.option("--with-embeddings", is_flag=True, help="Re-fit the method on one fold for kernel-PCA and gradient figures.")
+def report(results_path: Path, out_dir: Path, with_embeddings: bool) -> None:
     """Figures (confusion, accuracy-vs-S, per-signer CIs, embedding plots) for one results file."""
     from fsbench.report import make_report
 
-    for path in make_report(results_path, out_dir):
+    for path in make_report(results_path, out_dir, with_embeddings=with_embeddings):
         out.print(f"wrote {path}")
 
 

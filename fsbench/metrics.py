@@ -37,32 +37,88 @@ def bootstrap_ci(
     """95 % CI of accuracy, resampling groups (signers) and then episodes within them.
 
     Two-level resampling reflects both sources of variance a reader cares about: which
-    signers were tested, and which support examples were drawn.
+    signers were tested, and which support examples were drawn. Each bootstrap replicate
+    draws G groups with replacement and, for every drawn group, its episodes with
+    replacement; accuracy is pooled over the drawn queries. Vectorised over replicates, so
+    it costs milliseconds even for 40 signers × 100 episodes.
     """
+    hits = np.asarray(hits, dtype=float)
     if len(hits) == 0:
         return (float("nan"), float("nan"))
     rng = np.random.default_rng([seed, 1234])
-    groups = np.unique(group)
-    # per (group, episode): hits and counts
-    per_group = []
-    for g in groups:
-        eps = episode[group == g]
-        uniq, inv = np.unique(eps, return_inverse=True)
-        sums = np.bincount(inv, weights=hits[group == g].astype(float), minlength=len(uniq))
-        counts = np.bincount(inv, minlength=len(uniq)).astype(float)
-        per_group.append((sums, counts))
-    totals = np.zeros(n_boot)
-    denoms = np.zeros(n_boot)
-    chosen = rng.integers(0, len(groups), size=(n_boot, len(groups)))
-    for b in range(n_boot):
-        for gi in chosen[b]:
-            sums, counts = per_group[gi]
-            pick = rng.integers(0, len(sums), size=len(sums))
-            totals[b] += sums[pick].sum()
-            denoms[b] += counts[pick].sum()
+    g_inv = np.unique(np.asarray(group), return_inverse=True)[1].ravel()
+    cells, c_inv = np.unique(np.stack([g_inv, np.asarray(episode)]), axis=1, return_inverse=True)
+    c_inv = c_inv.ravel()
+    cell_sum = np.bincount(c_inv, weights=hits)
+    cell_cnt = np.bincount(c_inv).astype(float)
+    cell_group = cells[0]
+    n_groups = int(cell_group.max()) + 1
+    n_eps = np.bincount(cell_group, minlength=n_groups)
+    width = int(n_eps.max())
+    # (G, Emax) padded per-group episode sums/counts; cells are sorted by group already
+    slot = np.arange(len(cell_group)) - np.concatenate([[0], np.cumsum(n_eps)[:-1]])[cell_group]
+    sums = np.zeros((n_groups, width))
+    cnts = np.zeros((n_groups, width))
+    sums[cell_group, slot] = cell_sum
+    cnts[cell_group, slot] = cell_cnt
+    chosen = rng.integers(0, n_groups, size=(n_boot, n_groups))
+    ne = n_eps[chosen][..., None]
+    pick = np.minimum((rng.random((n_boot, n_groups, width)) * ne).astype(np.int64), ne - 1)
+    live = np.arange(width) < ne
+    rows = chosen[..., None]
+    totals = (sums[rows, pick] * live).sum(axis=(1, 2))
+    denoms = (cnts[rows, pick] * live).sum(axis=(1, 2))
     acc = totals / np.maximum(denoms, 1)
     lo, hi = np.percentile(acc, [2.5, 97.5])
     return (float(lo), float(hi))
+
+
+def episode_ci(correct: np.ndarray, counts: np.ndarray, seed: int, n_boot: int = 1000) -> tuple[float, float]:
+    """95 % CI of pooled accuracy from per-episode (correct, n_query) counts, resampling episodes.
+
+    This is what a results file's `episodes` rows allow after the fact (e.g. per-signer CIs in
+    the report), without the per-query predictions.
+    """
+    correct = np.asarray(correct, dtype=float)
+    counts = np.asarray(counts, dtype=float)
+    if len(counts) == 0 or counts.sum() == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng([seed, 4321])
+    pick = rng.integers(0, len(counts), size=(n_boot, len(counts)))
+    acc = correct[pick].sum(axis=1) / np.maximum(counts[pick].sum(axis=1), 1)
+    lo, hi = np.percentile(acc, [2.5, 97.5])
+    return (float(lo), float(hi))
+
+
+def shot_key(shots: int) -> str:
+    return f"S={shots}"
+
+
+def shots_of(metrics: dict[str, Any]) -> list[int]:
+    """The S values a metrics mapping ({"S=1": ...}) holds, ascending."""
+    return sorted(int(k.removeprefix("S=")) for k in metrics)
+
+
+def accuracy_vs_shots(metrics: dict[str, Any], which: str = "top1") -> list[tuple[int, float, float, float]]:
+    """[(S, mean, ci_lo, ci_hi)] ascending in S: one run's accuracy-vs-S curve."""
+    out = []
+    for s in shots_of(metrics):
+        m = metrics[shot_key(s)][which]
+        out.append((s, float(m["mean"]), float(m["ci95"][0]), float(m["ci95"][1])))
+    return out
+
+
+def signer_gap(same: dict[str, Any], cross: dict[str, Any], which: str = "top1") -> dict[str, float]:
+    """Same-signer minus cross-signer accuracy at every S both metric mappings hold.
+
+    The thesis's headline question: how much accuracy is lost when the test signer was never
+    seen in training. Positive = the method does better on signers it trained on.
+    """
+    common = sorted(set(shots_of(same)) & set(shots_of(cross)))
+    return {
+        shot_key(s): float(same[shot_key(s)][which]["mean"] - cross[shot_key(s)][which]["mean"])
+        for s in common
+    }
 
 
 def confusion_matrix(true: np.ndarray, pred: np.ndarray, num_classes: int) -> np.ndarray:
@@ -73,13 +129,23 @@ def confusion_matrix(true: np.ndarray, pred: np.ndarray, num_classes: int) -> np
 
 
 def confused_pairs(cm: np.ndarray, class_names: list[str], threshold: float = 0.10) -> list[dict]:
-    """True→predicted pairs whose share of the true class's queries exceeds `threshold`."""
+    """True→predicted pairs whose share of the true class's queries exceeds `threshold`.
+
+    The share is over all queries of the true class (including unpredicted ones), so a pair at
+    0.25 means a quarter of that letter's queries were read as the other letter.
+    """
+    cm = np.asarray(cm)
     totals = cm.sum(axis=1)
     pairs = []
     for t, p in zip(*np.nonzero(cm)):
         if t != p and totals[t] and cm[t, p] / totals[t] > threshold:
-            pairs.append({"true": class_names[t], "pred": class_names[p], "rate": cm[t, p] / totals[t]})
-    return sorted(pairs, key=lambda d: -d["rate"])
+            pairs.append({
+                "true": class_names[t],
+                "pred": class_names[p],
+                "rate": float(cm[t, p] / totals[t]),
+                "count": int(cm[t, p]),
+            })
+    return sorted(pairs, key=lambda d: (-d["rate"], d["true"], d["pred"]))
 
 
 def _acc(hits: np.ndarray) -> float:
@@ -100,6 +166,7 @@ def summarise(pred: Predictions, class_names: list[str], seed: int) -> dict[str,
             str(s): {
                 "top1": _acc(t1[m]),
                 "top2": _acc(t2[m]),
+                "top1_ci95": bootstrap_ci(t1[m], pred.episode[m], pred.signer[m], seed),
                 "n_queries": int(m.sum()),
                 "no_detection": int((~pred.valid[m]).sum()),
             }

@@ -28,11 +28,13 @@ class Pixels(Method):
     }
 
     def embed(self, view: DatasetView) -> Tensor:
-        chunks = [
-            F.normalize((x := b.flatten(1)) - x.mean(dim=1, keepdim=True), dim=1)
-            for b in view.tensors(self.config["size"], self.config["mode"])
-        ]
+        chunks = [self.embed_tensor(b) for b in view.tensors(self.config["size"], self.config["mode"])]
         return torch.cat(chunks) if chunks else torch.empty(0, 0)
+
+    def embed_tensor(self, images: Tensor) -> Tensor:
+        """Differentiable embedding of (N, C, H, W) images (used by the similarity-gradient figure)."""
+        x = images.flatten(1)
+        return F.normalize(x - x.mean(dim=1, keepdim=True), dim=1)
 
     def make_classifier(self) -> LowShotClassifier:
         return registry.get("classifiers", self.config["classifier"])()
