@@ -1,0 +1,96 @@
+"""The two embedding networks the few-shot literature compares on: Conv-4 and ResNet-12.
+
+Conv-4 is Snell et al.'s / Vinyals et al.'s 4 × [conv3×3 64, BN, ReLU, maxpool 2] with the
+final feature map flattened (64 dims at 28 px, 256 at 32 px). ResNet-12 is the
+Lee et al. (2019) / Chen et al. (2019) four-block residual net, narrowed by default so it
+trains on two CPU cores; it ends in global average pooling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from fsbench.errors import FsbenchError
+
+BACKBONES = ("conv4", "resnet12")
+
+
+def _conv_block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+    )
+
+
+class Conv4(nn.Sequential):
+    """4 × [conv3×3, BN, ReLU, maxpool], flattened."""
+
+    def __init__(self, channels: int, width: int = 64) -> None:
+        super().__init__(
+            _conv_block(channels, width),
+            _conv_block(width, width),
+            _conv_block(width, width),
+            _conv_block(width, width),
+            nn.Flatten(),
+        )
+
+
+class _ResBlock(nn.Module):
+    """Three 3×3 convs with a 1×1 projection shortcut, then maxpool 2 (ResNet-12 style)."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.LeakyReLU(0.1, inplace=True),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.LeakyReLU(0.1, inplace=True),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+        )
+        self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+        self.out = nn.Sequential(nn.LeakyReLU(0.1, inplace=True), nn.MaxPool2d(2))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.out(self.body(x) + self.shortcut(x))
+
+
+class ResNet12(nn.Module):
+    """Four residual blocks of the given widths, global-average-pooled."""
+
+    def __init__(self, channels: int, widths: Sequence[int] = (32, 64, 128, 256)) -> None:
+        super().__init__()
+        blocks, cin = [], channels
+        for w in widths:
+            blocks.append(_ResBlock(cin, int(w)))
+            cin = int(w)
+        self.blocks = nn.Sequential(*blocks)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.blocks(x).mean(dim=(2, 3))
+
+
+def build_backbone(name: str, channels: int, config: dict) -> nn.Module:
+    """The backbone a config names; an unknown name is a user error, not a crash."""
+    if name == "conv4":
+        return Conv4(channels, int(config.get("width", 64)))
+    if name == "resnet12":
+        return ResNet12(channels, config.get("resnet_widths", (32, 64, 128, 256)))
+    raise FsbenchError(f"unknown backbone {name!r}; set config 'backbone' to one of {BACKBONES}")
+
+
+@torch.no_grad()
+def feature_dim(net: nn.Module, channels: int, size: int) -> int:
+    """Output width of `net` on size×size inputs (probed once, in eval mode)."""
+    was_training = net.training
+    net.eval()
+    dim = net(torch.zeros(1, channels, size, size)).shape[1]
+    net.train(was_training)
+    return int(dim)

@@ -1,0 +1,105 @@
+"""Plain supervised training of backbone + classifier head: shared by `finetune` (Chen et al.'s
+Baseline / Baseline++) and `supervised-cnn`, which therefore share cached weights.
+
+Heads: `linear` (Baseline: a fully connected layer) or `cosine` (Baseline++: scaled cosine
+similarity to learned class weight vectors, which reduces intra-class variation).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from fsbench.errors import FsbenchError
+from fsbench.progress import progress_bar
+
+from .backbones import build_backbone, feature_dim
+from .base import COMMON_CONFIG, COMMON_TRAIN_KEYS, TrainedMethod, as_float
+from .sampling import random_affine
+
+HEADS = ("linear", "cosine")
+
+CLASSIFICATION_CONFIG: dict[str, Any] = {
+    **COMMON_CONFIG,
+    "head": "linear",  # linear (Baseline) | cosine (Baseline++)
+    "cosine_scale": 10.0,
+    "epochs": 15,
+    "batch_size": 64,
+    "lr": 1e-3,
+    "augment": True,  # small random affine jitter per image (no flips)
+}
+CLASSIFICATION_TRAIN_KEYS = (
+    *COMMON_TRAIN_KEYS, "head", "cosine_scale", "epochs", "batch_size", "lr", "augment",
+)
+
+
+class CosineHead(nn.Module):
+    """scale · cos(x, w_c) for every class c (Baseline++)."""
+
+    def __init__(self, in_features: int, classes: int, scale: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(classes, in_features) * 0.01)
+        self.scale = scale
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.scale * F.normalize(x, dim=1) @ F.normalize(self.weight, dim=1).T
+
+
+class Classifier(nn.Module):
+    def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.backbone, self.head = backbone, head
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.backbone(x))
+
+
+def make_head(kind: str, in_features: int, classes: int, scale: float) -> nn.Module:
+    if kind == "linear":
+        return nn.Linear(in_features, classes)
+    if kind == "cosine":
+        return CosineHead(in_features, classes, scale)
+    raise FsbenchError(f"config 'head' must be one of {HEADS}, not {kind!r}")
+
+
+class ClassificationMethod(TrainedMethod):
+    """Backbone + head trained with cross-entropy over all dataset classes of the training view."""
+
+    trainer = "classifier"
+    train_keys = CLASSIFICATION_TRAIN_KEYS
+
+    def build(self, meta: dict[str, Any]) -> nn.Module:
+        backbone = build_backbone(self.config["backbone"], meta["channels"], self.config)
+        dim = feature_dim(backbone, meta["channels"], meta["size"])
+        head = make_head(self.config["head"], dim, meta["num_classes"], self.config["cosine_scale"])
+        return Classifier(backbone, head)
+
+    def train_net(self, net: nn.Module, images: Tensor, labels: np.ndarray, seed: int) -> None:
+        cfg = self.config
+        rng = np.random.default_rng([seed, 2019])
+        gen = torch.Generator().manual_seed(seed)
+        targets = torch.from_numpy(labels)
+        batch = int(cfg["batch_size"])
+        per_epoch = max(1, len(labels) // batch)  # drop the ragged last batch (BN needs > 1)
+        steps = int(cfg["epochs"]) * per_epoch
+        opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
+        with progress_bar() as bar:
+            task = bar.add_task(f"{self.name}: training classifier", total=steps)
+            for _ in range(int(cfg["epochs"])):
+                order = rng.permutation(len(labels))
+                for b in range(per_epoch):
+                    idx = order[b * batch : (b + 1) * batch]
+                    x = as_float(images[idx])
+                    if cfg["augment"]:
+                        x = random_affine(x, gen)
+                    loss = F.cross_entropy(net(x), targets[idx])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    bar.update(task, advance=1, description=f"{self.name}: loss {loss.item():.3f}")

@@ -1,0 +1,97 @@
+"""Episodic (meta-)training shared by ProtoNet and MatchingNet.
+
+Each step draws one N-way K-shot training episode from the fold's training view (optionally
+with every 90° class rotation as a new class), embeds support and query, and minimises the
+cross-entropy of the method's episode logits. Adam, learning rate halved every quarter of the
+run, as in Snell et al. (who halve every 2000 episodes of a much longer run).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from fsbench.errors import FsbenchError
+from fsbench.progress import progress_bar
+
+from .backbones import build_backbone
+from .base import COMMON_CONFIG, COMMON_TRAIN_KEYS, TrainedMethod, as_float
+from .sampling import EpisodeSampler, random_affine, rotate_classes
+
+EPISODIC_CONFIG: dict[str, Any] = {
+    **COMMON_CONFIG,
+    "episodes": 500,
+    "train_ways": 20,
+    "train_shots": 5,
+    "train_queries": 5,
+    "lr": 1e-3,
+    "rotate_classes": "auto",  # auto: on for grayscale (character) data, off for hands
+    "augment": False,  # small random affine jitter per image
+}
+EPISODIC_TRAIN_KEYS = (
+    *COMMON_TRAIN_KEYS, "episodes", "train_ways", "train_shots", "train_queries", "lr",
+    "rotate_classes", "augment",
+)
+
+
+def rotation_on(config: dict[str, Any], mode: str) -> bool:
+    """Rotated classes are new classes for characters (Snell et al.), never for hands."""
+    value = config["rotate_classes"]
+    if value == "auto":
+        return mode == "L"
+    if not isinstance(value, bool):
+        raise FsbenchError(f"config 'rotate_classes' must be true, false or 'auto', not {value!r}")
+    return value
+
+
+class EpisodicMethod(TrainedMethod):
+    """Base for metric-learning methods trained on episodes; the network is the backbone."""
+
+    default_config: ClassVar[dict[str, Any]] = EPISODIC_CONFIG
+    train_keys: ClassVar[tuple[str, ...]] = EPISODIC_TRAIN_KEYS
+
+    def episode_logits(self, support: Tensor, support_labels: Tensor, query: Tensor, ways: int) -> Tensor:
+        """(Nq, ways) logits of each query over the episode's classes."""
+        raise NotImplementedError
+
+    def build(self, meta: dict[str, Any]) -> nn.Module:
+        return build_backbone(self.config["backbone"], meta["channels"], self.config)
+
+    def train_net(self, net: nn.Module, images: Tensor, labels: np.ndarray, seed: int) -> None:
+        cfg = self.config
+        if rotation_on(cfg, self.meta["mode"]):
+            images, labels = rotate_classes(images, labels)
+        sampler = EpisodeSampler(labels, cfg["train_ways"], cfg["train_shots"], cfg["train_queries"])
+        rng = np.random.default_rng([seed, 2017])
+        gen = torch.Generator().manual_seed(seed)
+        opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
+        steps = int(cfg["episodes"])
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, steps // 4), gamma=0.5)
+        with progress_bar() as bar:
+            task = bar.add_task(f"{self.name}: training episodes", total=steps)
+            for _ in range(steps):
+                ep = sampler.sample(rng)
+                x = as_float(images[np.concatenate([ep.support, ep.query])])
+                if cfg["augment"]:
+                    x = random_affine(x, gen)
+                emb = net(x)
+                ns = len(ep.support)
+                logits = self.episode_logits(
+                    emb[:ns], torch.from_numpy(ep.support_labels), emb[ns:], sampler.ways
+                )
+                loss = F.cross_entropy(logits, torch.from_numpy(ep.query_labels))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                bar.update(task, advance=1, description=f"{self.name}: loss {loss.item():.3f}")
+
+
+def class_means(x: Tensor, labels: Tensor, ways: int) -> Tensor:
+    """(ways, D) mean of the rows of each class 0..ways-1: the prototypes of eq. 1 (Snell)."""
+    sums = x.new_zeros(ways, x.shape[1]).index_add(0, labels, x)
+    return sums / torch.bincount(labels, minlength=ways).clamp_min(1)[:, None].to(x.dtype)

@@ -1,0 +1,51 @@
+"""`supervised-cnn`: the thesis's comparison — a plain CNN classifier over all classes, trained on
+the fold's training signers and used as-is, with no adaptation to the test signer.
+
+`embed` returns the class logits; the classifier reads the logits of the episode's classes.
+Support examples are ignored except for naming the episode's classes, so its accuracy is the
+same at every S: it is the classic cross-signer number. (For the same trained network adapted
+to the support, use `finetune`, which shares its cached weights when the configs match.)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from fsbench.api import LowShotClassifier
+from fsbench.errors import FsbenchError
+
+from .classification import CLASSIFICATION_CONFIG, ClassificationMethod
+
+
+class LogitClassifier(LowShotClassifier):
+    """Scores = the network's own logits for the episode's classes; support is not used."""
+
+    def __init__(self, trained_classes: list[int]) -> None:
+        self.trained = set(trained_classes)
+
+    def fit(self, support: Tensor, labels: Tensor) -> "LogitClassifier":
+        self.classes_ = torch.unique(torch.as_tensor(labels, dtype=torch.long))
+        unseen = sorted(set(self.classes_.tolist()) - self.trained)
+        if unseen:
+            raise FsbenchError(
+                f"supervised-cnn never trained on class(es) {unseen[:5]}; it cannot classify unseen "
+                "classes — use a cross-signer split, or finetune/protonet for unseen-class"
+            )
+        return self
+
+    def scores(self, queries: Tensor) -> Tensor:
+        return queries[:, self.classes_]
+
+
+class SupervisedCNN(ClassificationMethod):
+    name: ClassVar[str] = "supervised-cnn"
+    version: ClassVar[str] = "1"
+    default_config: ClassVar[dict[str, Any]] = dict(CLASSIFICATION_CONFIG)
+
+    def make_classifier(self) -> LowShotClassifier:
+        if self.net is None:
+            raise FsbenchError("supervised-cnn must be fit before make_classifier")
+        return LogitClassifier(self.meta["train_classes"])
