@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from fsbench.data.builder import IMAGE_ERRORS, DatasetBuilder, PrepareReport, Row, read_image
+from fsbench.data.builder import DatasetBuilder, PrepareReport, Row, encode_files
 from fsbench.data.cards import DatasetCard
 from fsbench.progress import progress_bar
 
@@ -60,23 +60,24 @@ class Massey(DatasetBuilder):
         return root
 
     def rows(self, root: Path, report: PrepareReport, strict: bool) -> Iterator[Row]:
-        files = sorted(p for p in root.glob("*/*") if p.is_file())
+        files = []
+        for path in sorted(p for p in root.glob("*/*") if p.is_file()):
+            rel = f"{path.parent.name}/{path.name}"
+            m = FILE_RE.match(path.name)
+            if m is None or path.parent.name not in CLASSES:
+                report.skipped.append({"path": rel, "reason": "name not in the Massey layout"})
+            elif m["cls"] != path.parent.name:
+                report.skipped.append({"path": rel, "reason": "class in name != folder"})
+            else:
+                files.append(path)
         with progress_bar() as bar:
             task = bar.add_task("preparing massey", total=len(files))
-            for path in files:
+            for path, image, error in encode_files(files, CARD.image_size, "RGB"):
                 bar.advance(task)
-                rel = f"{path.parent.name}/{path.name}"
                 m = FILE_RE.match(path.name)
-                if m is None or path.parent.name not in CLASSES:
-                    report.skipped.append({"path": rel, "reason": "name not in the Massey layout"})
-                    continue
-                if m["cls"] != path.parent.name:
-                    report.skipped.append({"path": rel, "reason": "class in name != folder"})
-                    continue
-                try:
-                    image = read_image(path, None, CARD.image_size, "RGB")
-                except IMAGE_ERRORS as exc:
-                    self.corrupt(report, rel, f"{type(exc).__name__}: {exc}", strict)
+                assert m is not None
+                if image is None:
+                    self.corrupt(report, f"{path.parent.name}/{path.name}", error, strict)
                     continue
                 yield {
                     "id": f"{m['cls']}/{path.stem}",
