@@ -123,7 +123,7 @@ def rich_table(board: dict[str, Any], rows: list[dict[str, Any]]) -> Table:
     gap = any(r["gap"] for r in rows)
     shots, main = board_shots(board), main_shots(board)
     table = Table(title=_title(board), box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    table.add_column("#", justify="right")
+    table.add_column("#", justify="right", min_width=1, no_wrap=True)
     table.add_column("method", no_wrap=True)
     table.add_column("config", no_wrap=True)
     for s in shots:
@@ -131,7 +131,7 @@ def rich_table(board: dict[str, Any], rows: list[dict[str, Any]]) -> Table:
     table.add_column(f"top-2\nS={main}", justify="right", no_wrap=True)
     table.add_column("≈", no_wrap=True)
     if gap:
-        table.add_column(f"same−\ncross", justify="right")
+        table.add_column("gap", justify="right", no_wrap=True)
     two = lambda mc: pct(mc).replace(" [", "\n", 1).rstrip("]")  # noqa: E731
     for r in rows:
         cells = [str(r["rank"]), r["method"] + ("†" if r["git_dirty"] else ""), r["config_hash"][:6]]
@@ -140,7 +140,9 @@ def rich_table(board: dict[str, Any], rows: list[dict[str, Any]]) -> Table:
         if gap:
             cells.append(_gap_text(r))
         table.add_row(*cells)
-    table.caption = "top-1 % with 95 % CI below; ★ ranking S; ≈ ranks whose CIs overlap; † dirty git tree"
+    table.caption = "top-1 % with 95 % CI below; ★ ranking S; ≈ ranks whose CIs overlap; † dirty git tree" + (
+        "; gap = same-signer − cross-signer top-1 at ★" if gap else ""
+    )
     return table
 
 
@@ -224,10 +226,10 @@ def listing(items: list[dict[str, Any]], fmt: str) -> Table | str:
             return "<pre>" + html.escape(text) + "</pre>\n"
         return text
     table = Table(title="fsbench leaderboards (top-1 %, 95 % CI, at each board's main S)")
-    for h in head:
-        table.add_column(h)
+    for h in head[:-1]:  # "updated" stays in the Markdown/JSON forms
+        table.add_column(h, no_wrap=h != "top-1" or not any("error" in it for it in items))
     for row in body:
-        table.add_row(*row)
+        table.add_row(*row[:-1])
     if not body:
         table.caption = "no boards yet: `fsbench publish RESULTS.json`"
     return table

@@ -149,5 +149,6 @@ def gradient_maps_png(method: Any, view: DatasetView, n: int = 8, seed: int = 0)
         axes[i + 1, 0].set_title(f"a: {names[sub.labels[i]]}", fontsize=7)
         for j in range(n):
             axes[i + 1, j + 1].imshow(shown[i, j], cmap="RdBu_r", vmin=0, vmax=1)
-    fig.suptitle(f"σ(∂(φ(x_a)·φ(x_b))/∂x_a) · {getattr(method, 'name', '')}", fontsize=10)
+    fig.subplots_adjust(top=0.93, hspace=0.35, wspace=0.1)
+    fig.suptitle(f"σ(∂(φ(x_a)·φ(x_b))/∂x_a) · {getattr(method, 'name', '')} · rows a, columns b", fontsize=10, y=0.97)
     return to_png(fig)

@@ -107,7 +107,7 @@ def per_signer_png(results: dict[str, Any]) -> bytes:
     ax.set_ylabel("top-1 accuracy (%)")
     ax.set_ylim(0, 100)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, ncols=min(4, len(keys)))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_title(_run_title(results), fontsize=10)
     return to_png(fig)
 
