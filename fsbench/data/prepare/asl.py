@@ -67,9 +67,9 @@ CARD = DatasetCard(
 def _depth_png(path: Path, size: int) -> bytes:
     """16-bit depth → size×size 16-bit PNG (nearest: averaging depths across edges is wrong)."""
     im = open_image(path)
-    if im.mode not in ("I;16", "I", "L"):
-        raise ValueError(f"unexpected depth mode {im.mode}")
-    im = pad_square(im.convert("I")).resize((size, size), Image.Resampling.NEAREST)
+    if im.mode != "I;16":
+        raise ValueError(f"depth image has mode {im.mode}, expected 16-bit (I;16)")
+    im = pad_square(im).resize((size, size), Image.Resampling.NEAREST)
     buf = io.BytesIO()
     im.save(buf, format="PNG")
     return buf.getvalue()
