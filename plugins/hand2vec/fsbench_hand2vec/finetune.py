@@ -1,0 +1,65 @@
+"""`hand2vec-ft`: hand2vec with the backbone fine-tuned end to end by the siamese loss.
+
+The frozen-feature design of §3.3 depends on the pose net having learnt hand shape from a
+large keypoint corpus; trained on a few thousand pseudo-labelled images it may not. This
+variant starts from the same fold-trained backbone, then trains backbone + DualPathHead
+together on augmented images of the training view with the pairwise loss (eqs 3.19–3.22),
+so the bottleneck features themselves become letter-discriminative.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from fsbench.data.dataset import DatasetView
+from fsbench.heads import DualPathHead, pairwise_siamese_loss
+from fsbench_hand2vec.charnet import CharNetBackbone
+from fsbench_hand2vec.method import Hand2Vec, sub_config
+from fsbench_hand2vec.trainers import _loop, prepare_batch
+
+
+class _Encoder(nn.Module):
+    """Backbone encoder + pooling + head, one module so one optimiser trains all of it."""
+
+    def __init__(self, encoder: nn.Module, head: DualPathHead, pool: bool) -> None:
+        super().__init__()
+        self.encoder, self.head, self.pool = encoder, head, pool
+
+    def forward(self, x: Tensor) -> Tensor:
+        z = self.encoder(x)
+        z = F.adaptive_avg_pool2d(z, 1).flatten(1) if self.pool and z.ndim == 4 else z.flatten(1)
+        return self.head(z)
+
+
+class Hand2VecFT(Hand2Vec):
+    name: ClassVar[str] = "hand2vec-ft"
+    version: ClassVar[str] = "1"
+    default_config: ClassVar[dict[str, Any]] = {
+        **Hand2Vec.default_config,
+        "ft_epochs": 8, "ft_warmup_epochs": 1, "ft_batch_size": 64, "ft_lr_max": 0.05, "ft_lr_min": 1e-4,
+    }
+
+    def fit(self, train: DatasetView, seed: int) -> None:
+        super().fit(train, seed)  # fold-trained backbone + head trained on its frozen features
+        assert self.backbone is not None and self.head is not None
+        size, mode = self._size_mode()
+        gray = isinstance(self.backbone, CharNetBackbone)
+        pool = gray or self.config["pooling"] == "avg"
+        model = _Encoder(self.backbone.net.encoder, self.head, pool)
+        images = train.images(size, mode)
+        labels = torch.from_numpy(np.unique(train.labels, return_inverse=True)[1]).long()
+        n_classes = int(labels.max()) + 1
+
+        def step_loss(idx: Tensor, gen: torch.Generator) -> Tensor:
+            x = prepare_batch(images, idx, gray, True, gen)
+            return pairwise_siamese_loss(model(x), labels[idx], self.head.alpha, self.head.beta,
+                                         n_classes, self.config["beta_weight"])
+
+        _loop(model, len(images), sub_config(self.config, "ft_"), seed, step_loss, "fine-tuning backbone + head")
+        self.backbone.net.eval()
+        self.backbone._fingerprint = None  # weights changed: features must be recomputed

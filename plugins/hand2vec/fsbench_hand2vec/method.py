@@ -1,0 +1,148 @@
+"""`hand2vec`: train a backbone on the fold's training view, freeze it, learn a siamese head.
+
+fit(train, seed):
+  1. backbone — the Fig 3.1 pose net for colour hand images (keypoints pseudo-labelled on the
+     training view only) or the Fig 3.7 character net for grayscale characters; cached under
+     cache_dir("hand2vec") by (config, training-view fingerprint, seed);
+  2. frozen features of the training view, cached by (backbone fingerprint, view fingerprint);
+  3. a DualPathHead trained with the pairwise siamese loss on those features.
+embed(view) → unit embeddings; make_classifier() → the σ(β + α²·cos) rule with the learned α, β.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from fsbench.api import LowShotClassifier, Method, PoseBackbone, config_hash
+from fsbench.classifiers import SimilarityClassifier
+from fsbench.data.dataset import DatasetView
+from fsbench.errors import FsbenchError
+from fsbench.heads import DualPathHead, train_head
+from fsbench.paths import cache_dir
+from fsbench_hand2vec.charnet import CharNet, CharNetBackbone
+from fsbench_hand2vec.checkpoint import load_checkpoint, save_checkpoint
+from fsbench_hand2vec.posenet import PoseNet, PoseNetBackbone
+from fsbench_hand2vec.pseudolabel import pseudo_label, resolve_labeller
+from fsbench_hand2vec.trainers import train_charnet, train_posenet
+
+
+def sub_config(config: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
+
+
+def is_grayscale(view: DatasetView, sample: int = 32) -> bool:
+    """True when sampled images have R = G = B (characters), decided from the data itself."""
+    idx = np.linspace(0, len(view) - 1, min(sample, len(view))).astype(int)
+    im = view.subset(idx).images(16, "RGB").astype(np.int16)
+    return bool(np.abs(im[..., 0] - im[..., 1]).max() <= 2 and np.abs(im[..., 1] - im[..., 2]).max() <= 2)
+
+
+class Hand2Vec(Method):
+    name: ClassVar[str] = "hand2vec"
+    version: ClassVar[str] = "1"
+    default_config: ClassVar[dict[str, Any]] = {
+        "backbone": "auto",  # auto | posenet | charnet
+        "keypoint_source": "mediapipe-hands",
+        "min_confidence": 0.3,
+        "pooling": "avg",  # avg (Fig 3.19: 128) | flatten (2048)
+        "features": 10,  # f, the embedding size
+        "classifier": "max",  # max | mean | softmax (eqs 3.24–3.26)
+        # backbone recipe (§3.1.2), CPU-sized: the thesis's is 20 epochs, warm-up 5, batch 1024
+        "backbone_epochs": 8, "backbone_warmup_epochs": 1, "backbone_batch_size": 64,
+        "backbone_lr_max": 0.1, "backbone_lr_min": 1e-4, "backbone_augment": True,
+        # head recipe
+        "head_epochs": 30, "head_warmup_epochs": 2, "head_batch_size": 256,
+        "head_lr_max": 0.1, "head_lr_min": 1e-4, "head_dropout": 0.5, "head_widths": None,
+        "beta_weight": 0.25,
+    }
+    demo_config: ClassVar[dict[str, Any]] = {"backbone_epochs": 2, "head_epochs": 10}
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        if self.config["backbone"] not in ("auto", "posenet", "charnet"):
+            raise FsbenchError(f"hand2vec backbone {self.config['backbone']!r} is unknown; use auto, posenet or charnet")
+        if self.config["classifier"] not in ("max", "mean", "softmax"):
+            raise FsbenchError(f"hand2vec classifier {self.config['classifier']!r} is unknown; use max, mean or softmax")
+        self.backbone: PoseBackbone | None = None
+        self.head: DualPathHead | None = None
+
+    # -- backbone -----------------------------------------------------------------------
+    def _kind(self, train: DatasetView) -> str:
+        if self.config["backbone"] != "auto":
+            return self.config["backbone"]
+        return "charnet" if is_grayscale(train) else "posenet"
+
+    def _size_mode(self) -> tuple[int, str]:
+        return (28, "L") if isinstance(self.backbone, CharNetBackbone) else (64, "RGB")
+
+    def fit_backbone(self, train: DatasetView, seed: int) -> PoseBackbone:
+        kind = self._kind(train)
+        key = hashlib.sha256(f"{config_hash(self.config)}|{train.fingerprint}|{seed}|{kind}".encode()).hexdigest()
+        path = cache_dir("hand2vec") / f"backbone-{kind}-{key[:24]}.pt"
+        cfg = sub_config(self.config, "backbone_")
+        if kind == "charnet":
+            labels = np.unique(train.labels, return_inverse=True)[1]
+            ckpt = {"arch": "charnet", "num_classes": int(labels.max()) + 1, "key": key}
+            net = CharNet(ckpt["num_classes"])
+            if path.exists():
+                load_checkpoint(path, net, ckpt)
+            else:
+                net = train_charnet(train.images(28, "L"), labels, cfg, seed)
+                save_checkpoint(path, net, ckpt)
+            return CharNetBackbone(net)
+        ckpt = {"arch": "posenet", "key": key}
+        net = PoseNet()
+        if path.exists():
+            load_checkpoint(path, net, ckpt)
+        else:
+            labeller = resolve_labeller(self.config["keypoint_source"])
+            keypoints = pseudo_label(train, labeller, size=64)
+            net = train_posenet(train.images(64, "RGB"), keypoints, cfg, seed, self.config["min_confidence"])
+            save_checkpoint(path, net, ckpt)
+        return PoseNetBackbone(net, pooling=self.config["pooling"])
+
+    # -- features -----------------------------------------------------------------------
+    def features(self, view: DatasetView) -> Tensor:
+        """Frozen backbone features of `view`, cached by (backbone, view) fingerprints."""
+        assert self.backbone is not None, "call fit() first"
+        path = cache_dir("hand2vec") / f"feat-{self.backbone.fingerprint()[:20]}-{view.fingerprint[:20]}.pt"
+        if path.exists():
+            return torch.load(path, weights_only=True)
+        size, mode = self._size_mode()
+        chunks = [self.backbone.features(b) for b in view.tensors(size, mode, batch_size=256)]
+        feats = torch.cat(chunks) if chunks else torch.empty(0, self.backbone.feature_dim)
+        torch.save(feats, path)
+        return feats
+
+    # -- Method -------------------------------------------------------------------------
+    def fit(self, train: DatasetView, seed: int) -> None:
+        self.backbone = self.fit_backbone(train, seed)
+        feats = self.features(train)
+        head_cfg = {**sub_config(self.config, "head_"), "beta_weight": self.config["beta_weight"]}
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            head = DualPathHead(self.backbone.feature_dim, self.config["features"],
+                                widths=self.config["head_widths"], dropout=self.config["head_dropout"])
+        self.head = train_head(head, feats, torch.from_numpy(train.labels), head_cfg, seed)
+
+    @torch.inference_mode()
+    def embed(self, view: DatasetView) -> Tensor:
+        if self.head is None:
+            raise FsbenchError("hand2vec.embed() called before fit(); call fit(train_view, seed) first")
+        return self.head.eval()(self.features(view))
+
+    def make_classifier(self) -> LowShotClassifier:
+        if self.head is None:
+            raise FsbenchError("hand2vec.make_classifier() called before fit(); call fit() first")
+        return SimilarityClassifier(self.config["classifier"], self.head.alpha.item(), self.head.beta.item())
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        if self.head is not None:
+            out["learned"] = {"alpha": self.head.alpha.item(), "beta": self.head.beta.item()}
+        return out
