@@ -20,7 +20,8 @@ from rich.table import Table
 from fsbench import __version__
 from fsbench.errors import FsbenchError
 
-out = Console()
+# Piped output (scripts, grep, CI logs) gets wide lines instead of rich's 80-column folding.
+out = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 
 
@@ -83,8 +84,6 @@ def list_cmd(kind: str | None) -> None:
 
     kinds = [kind] if kind else list(registry.GROUPS)
     table = Table("kind", "name", "distribution", "entry point")
-    for column in table.columns:
-        column.overflow = "fold"
     for k in kinds:
         for p in registry.plugins(k):
             table.add_row(k, p.name, p.distribution, p.value)

@@ -57,12 +57,9 @@ class Fold:
 
 def split_manifest(data: FsDataset, split_name: str, seed: int, folds: list[Fold]) -> dict[str, Any]:
     """The split's manifest and its SHA-256 (over everything but the hash itself)."""
-    body = {
-        "split": split_name,
-        "seed": seed,
-        "dataset_content_hash": data.content_hash,
-        "folds": [f.manifest(data) for f in folds],
-    }
+    # ids only, not the dataset's content hash: the split's identity must not depend on how
+    # a machine's image codec happened to encode the pixels
+    body = {"split": split_name, "seed": seed, "folds": [f.manifest(data) for f in folds]}
     return {**body, "sha256": sha256_json(body)}
 
 

@@ -1,0 +1,67 @@
+"""Honest protocol: in a cross-signer fold nothing learned sees the test signer.
+
+A spy method records every row that reaches `fit` and every row it is asked to embed. The test
+would fail if the evaluator handed the method any test-signer image for training, or if it
+let test-signer images other than the S support examples reach the classifier's `fit`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from fsbench import registry
+from fsbench.api import Method
+from fsbench.data.dataset import DatasetView
+from fsbench.evaluate import RunRequest, run
+
+
+class Spy(Method):
+    name: ClassVar[str] = "spy"
+    default_config: ClassVar[dict[str, Any]] = {}
+    fitted: ClassVar[list[set[str]]] = []
+    supports: ClassVar[list[torch.Tensor]] = []
+
+    def fit(self, train: DatasetView, seed: int) -> None:
+        Spy.fitted.append(set(train.signers.tolist()))
+
+    def embed(self, view: DatasetView) -> torch.Tensor:
+        # Row index as a 1-d "embedding" lets the test see exactly which rows reached the classifier.
+        return torch.from_numpy(view.indices.astype(np.float32))[:, None]
+
+    def make_classifier(self):
+        spy_supports = Spy.supports
+
+        class Recorder(registry.get("classifiers", "euclid-prototype")().__class__):
+            def fit(self, support, labels):
+                spy_supports.append(support[:, 0].long())
+                return super().fit(support, labels)
+
+        return Recorder("euclidean")
+
+
+def test_fit_never_sees_the_test_signer_and_support_is_only_s_examples(tiny, monkeypatch):
+    monkeypatch.setattr(registry, "find", _with_spy(registry.find))
+    Spy.fitted.clear()
+    Spy.supports.clear()
+    results = run(RunRequest("spy", "tiny", "leave-signer-out", [2], 3, 0), tiny)
+    test_signers = [f["test_signers"][0] for f in results["split"]["folds"]]
+    assert len(Spy.fitted) == 3
+    for trained_on, held_out in zip(Spy.fitted, test_signers):
+        assert held_out not in trained_on
+    per_fold = len(Spy.supports) // 3
+    for k, held_out in enumerate(test_signers):
+        for support in Spy.supports[k * per_fold : (k + 1) * per_fold]:
+            assert set(tiny.signers[support.numpy()]) == {held_out}
+            assert len(support) == 2 * len(tiny.class_names)  # exactly S per class
+
+
+def _with_spy(find):
+    def patched(kind, name):
+        if (kind, name) == ("methods", "spy"):
+            return registry.Plugin("methods", "spy", f"{__name__}:Spy", "tests")
+        return find(kind, name)
+
+    return patched
