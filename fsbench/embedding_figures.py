@@ -101,10 +101,11 @@ def similarity_gradients(method: Any, images: torch.Tensor) -> torch.Tensor:
             f"method {getattr(method, 'name', type(method).__name__)!r} has no differentiable "
             "`embed_tensor(images)`; similarity-gradient maps need it (kernel PCA does not)"
         )
-    x = images.detach().clone().float().requires_grad_(True)
+    x = images.detach().clone()
+    x = (x if x.is_floating_point() else x.float()).requires_grad_(True)
     emb = embed(x)
     target = emb.detach()
-    out = torch.empty((len(x), *x.shape), dtype=torch.float32)
+    out = torch.empty((len(x), *x.shape), dtype=x.dtype)
     for b in range(len(x)):
         (grad,) = torch.autograd.grad((emb * target[b]).sum(), x, retain_graph=b < len(x) - 1)
         out[:, b] = grad
@@ -132,7 +133,7 @@ def gradient_maps_png(method: Any, view: DatasetView, n: int = 8, seed: int = 0)
     sub = pick_images(view, n, seed)
     size, mode = _input_spec(method)
     images = sub.tensor(size, mode)
-    grads = similarity_gradients(method, images).sum(dim=2)  # (n, n, H, W)
+    grads = similarity_gradients(method, images).float().sum(dim=2)  # (n, n, H, W)
     scale = grads.flatten(2).std(dim=2).clamp_min(1e-12)[..., None, None]
     shown = torch.sigmoid(grads / (3 * scale)).numpy()
     n = len(images)
