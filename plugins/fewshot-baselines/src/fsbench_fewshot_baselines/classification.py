@@ -27,7 +27,7 @@ CLASSIFICATION_CONFIG: dict[str, Any] = {
     **COMMON_CONFIG,
     "head": "linear",  # linear (Baseline) | cosine (Baseline++)
     "cosine_scale": 10.0,
-    "epochs": 15,
+    "epochs": 10,
     "batch_size": 64,
     "lr": 1e-3,
     "augment": True,  # small random affine jitter per image (no flips)

@@ -24,8 +24,8 @@ from .sampling import EpisodeSampler, random_affine, rotate_classes
 
 EPISODIC_CONFIG: dict[str, Any] = {
     **COMMON_CONFIG,
-    "episodes": 500,
-    "train_ways": 20,
+    "episodes": 300,
+    "train_ways": 10,
     "train_shots": 5,
     "train_queries": 5,
     "lr": 1e-3,

@@ -78,6 +78,7 @@ class Finetune(ClassificationMethod):
         "finetune_lr": 0.01,
         "finetune_weight_decay": 1e-3,
     }
+    demo_config: ClassVar[dict[str, Any]] = {"epochs": 4}
 
     def forward_embed(self, x: Tensor) -> Tensor:
         assert self.net is not None

@@ -27,6 +27,7 @@ class MatchingNet(EpisodicMethod):
     version: ClassVar[str] = "1"
     default_config: ClassVar[dict[str, Any]] = {**EPISODIC_CONFIG, "temperature": 10.0}
     train_keys: ClassVar[tuple[str, ...]] = (*EPISODIC_TRAIN_KEYS, "temperature")
+    demo_config: ClassVar[dict[str, Any]] = {"episodes": 150}
 
     def episode_logits(self, support: Tensor, support_labels: Tensor, query: Tensor, ways: int) -> Tensor:
         attention = (self.config["temperature"] * F.normalize(query, dim=1) @ F.normalize(support, dim=1).T).softmax(1)

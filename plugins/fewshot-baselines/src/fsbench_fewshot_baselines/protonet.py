@@ -38,6 +38,7 @@ class ProtoNet(EpisodicMethod):
         "support_source": "test-signer",
     }
     train_keys: ClassVar[tuple[str, ...]] = (*EPISODIC_TRAIN_KEYS, "metric", "cosine_scale")
+    demo_config: ClassVar[dict[str, Any]] = {"episodes": 150}
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
@@ -72,6 +73,7 @@ class ProtoNetJoint(ProtoNet):
         **ProtoNet.default_config, "support_source": "test-signer+train",
     }
     trainer: ClassVar[str] = "protonet"  # same network as protonet: share cached weights
+    demo_config: ClassVar[dict[str, Any]] = {}  # unseen classes have no training-signer support
 
 
 def squared_distances(a: Tensor, b: Tensor) -> Tensor:
