@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fsbench import registry
+from fsbench import fastpath, registry
 from fsbench.api import Method
 from fsbench.data.dataset import DatasetView, FsDataset
 from fsbench.errors import FsbenchError, ProtocolError
@@ -129,7 +129,13 @@ def single_thread():
 
 def _classify_fold(method, data, fold, f_i, plan, collected, test_emb, test_valid, train_emb, train_lab):
     # fold.test is sorted, so a dataset row's position in test_emb is a binary search away
+    batched = fastpath.batchable(method.make_classifier())
     for shots, episodes in plan.items():
+        if batched and shots > 0 and method.support_source == "test-signer":  # identical, ~50× faster
+            fold_eps = [e for e in episodes if e.fold == f_i]
+            collected[shots].extend(fastpath.classify_fold(
+                method.make_classifier(), fold_eps, fold.test, data.labels, test_emb, test_valid))
+            continue
         for ep in (e for e in episodes if e.fold == f_i):
             s_pos = np.searchsorted(fold.test, ep.support)
             q_pos = np.searchsorted(fold.test, ep.query)

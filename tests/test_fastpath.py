@@ -1,0 +1,108 @@
+"""The batched episode path must give exactly what the per-episode loop gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from fsbench import evaluate, fastpath
+from fsbench.classifiers import (
+    PrototypeClassifier,
+    SimilarityClassifier,
+    cosine_prototype,
+    euclidean_prototype,
+    max_rule,
+    mean_rule,
+    softmax_rule,
+)
+
+CLASSIFIERS = {
+    "max": lambda: max_rule(1.7, -0.3),
+    "max-saturated": lambda: max_rule(9.0, 2.0),  # σ saturates to 1.0: many exact ties
+    "mean": lambda: mean_rule(1.3, 0.2),
+    "softmax": lambda: softmax_rule(2.0, 0.0),
+    "prototype": cosine_prototype,
+    "euclid-prototype": euclidean_prototype,
+}
+
+
+def _episodes(rng: np.random.Generator, labels: np.ndarray, n: int):
+    """Ragged episodes like the sampler's: capped classes, a 1-class episode, an empty one."""
+    sup, sup_lab, qry = [], [], []
+    for e in range(n):
+        classes = np.unique(labels) if e % 5 else rng.choice(np.unique(labels), 1 + e % 3, replace=False)
+        s, q = [], []
+        for c in classes:
+            rows = rng.permutation(np.flatnonzero(labels == c))
+            k = min(1 + e % 4, len(rows) - 1)
+            s.append(rows[:k])
+            q.append(rows[k:])
+        s_all = np.concatenate(s) if e != 7 else np.empty(0, np.int64)
+        sup.append(s_all)
+        sup_lab.append(labels[s_all])
+        qry.append(np.sort(np.concatenate(q)))
+    return sup, sup_lab, qry
+
+
+@pytest.mark.parametrize("name", list(CLASSIFIERS))
+def test_batched_topk_equals_the_loop(name):
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 9, 300)
+    emb = F.normalize(torch.from_numpy(rng.normal(size=(300, 10))).float(), dim=1)
+    sup, sup_lab, qry = _episodes(rng, labels, 40)
+    got = fastpath.predict_topk_batched(CLASSIFIERS[name](), emb, sup, sup_lab, qry, k=2)
+    for s, sl, q, g in zip(sup, sup_lab, qry, got):
+        want = np.full((len(q), 2), -1, np.int64)
+        if len(s) and len(q):
+            pred = CLASSIFIERS[name]().fit(emb[s], torch.from_numpy(sl)).predict_topk(emb[q], 2).numpy()
+            want[:, : pred.shape[1]] = pred
+        np.testing.assert_array_equal(g, want)
+
+
+def test_batched_scores_match_the_classifier():
+    rng = np.random.default_rng(0)
+    emb = F.normalize(torch.randn(50, 8, generator=torch.Generator().manual_seed(0)), dim=1)
+    s, lab = np.arange(12), rng.integers(0, 4, 12)
+    lab[:4] = [0, 1, 2, 3]
+    q = np.arange(12, 50)
+    for make in CLASSIFIERS.values():
+        clf = make()
+        want = clf.fit(emb[s], torch.from_numpy(lab)).scores(emb[q])
+        pos, classes = fastpath.class_positions(lab[None], np.ones((1, 12), bool))
+        got = fastpath.batch_scores(clf, emb[q][None], emb[s][None], torch.ones(1, 12, dtype=torch.bool),
+                                    torch.from_numpy(pos), classes.shape[1])[0]
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
+
+
+def test_class_positions_equal_torch_unique():
+    rng = np.random.default_rng(1)
+    rows = [rng.integers(0, 20, rng.integers(1, 15)) for _ in range(30)]
+    padded, mask = fastpath.pad(rows, 0)
+    pos, classes = fastpath.class_positions(padded, mask)
+    for r, p, c in zip(rows, pos, classes):
+        uniq, inv = torch.unique(torch.from_numpy(r), return_inverse=True)
+        np.testing.assert_array_equal(p[: len(r)], inv.numpy())
+        np.testing.assert_array_equal(c[: len(uniq)], uniq.numpy())
+        assert (c[len(uniq):] == -1).all() and (p[len(r):] == classes.shape[1]).all()
+
+
+def test_only_known_classifier_types_are_batched():
+    class Custom(SimilarityClassifier):
+        def scores(self, queries):
+            return -super().scores(queries)
+
+    assert fastpath.batchable(max_rule()) and fastpath.batchable(PrototypeClassifier())
+    assert not fastpath.batchable(Custom())
+
+
+@pytest.mark.parametrize("classifier", ["prototype", "max", "softmax"])
+def test_evaluator_results_identical_with_and_without_batching(tiny, monkeypatch, classifier):
+    request = evaluate.RunRequest("pixels", "tiny", "leave-signer-out", shots=[0, 1, 3], episodes=6, seed=2,
+                                  config={"classifier": classifier})
+    fast = evaluate.run(request, data=tiny)
+    monkeypatch.setattr(fastpath, "batchable", lambda clf: False)
+    slow = evaluate.run(request, data=tiny)
+    assert fast["episodes"] == slow["episodes"]
+    assert fast["metrics"] == slow["metrics"]
