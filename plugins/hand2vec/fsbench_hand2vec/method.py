@@ -47,7 +47,7 @@ class Hand2Vec(Method):
     version: ClassVar[str] = "1"
     default_config: ClassVar[dict[str, Any]] = {
         "backbone": "auto",  # auto | posenet | charnet
-        "keypoint_source": "mediapipe-hands",
+        "keypoint_source": "mediapipe-hands",  # any backbone with keypoints(), or "none"
         "min_confidence": 0.3,
         "pooling": "avg",  # avg (Fig 3.19: 128) | flatten (2048)
         "features": 10,  # f, the embedding size
@@ -99,6 +99,11 @@ class Hand2Vec(Method):
         net = PoseNet()
         if path.exists():
             load_checkpoint(path, net, ckpt)
+        elif self.config["keypoint_source"] in (None, "none"):  # ablation / hand2vec-ft: no pose pretraining
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                net = PoseNet()
+            save_checkpoint(path, net, ckpt)
         else:
             labeller = resolve_labeller(self.config["keypoint_source"])
             keypoints = pseudo_label(train, labeller, size=64)
