@@ -26,9 +26,14 @@ from fsbench.heads import DualPathHead, train_head
 from fsbench.paths import cache_dir
 from fsbench_hand2vec.charnet import CharNet, CharNetBackbone
 from fsbench_hand2vec.checkpoint import load_checkpoint, save_checkpoint
+from fsbench_hand2vec.fast import embedding_module, fast_features
 from fsbench_hand2vec.posenet import PoseNet, PoseNetBackbone
 from fsbench_hand2vec.pseudolabel import pseudo_label, resolve_labeller
 from fsbench_hand2vec.trainers import train_charnet, train_posenet
+
+
+#: config keys besides backbone_* that change the trained backbone
+BACKBONE_KEYS = ("keypoint_source", "min_confidence")
 
 
 def sub_config(config: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -82,7 +87,9 @@ class Hand2Vec(Method):
 
     def fit_backbone(self, train: DatasetView, seed: int) -> PoseBackbone:
         kind = self._kind(train)
-        key = hashlib.sha256(f"{config_hash(self.config)}|{train.fingerprint}|{seed}|{kind}".encode()).hexdigest()
+        # only backbone settings key the checkpoint: a new head, f or classifier reuses it
+        bb_config = {k: v for k, v in self.config.items() if k.startswith("backbone") or k in BACKBONE_KEYS}
+        key = hashlib.sha256(f"{config_hash(bb_config)}|{train.fingerprint}|{seed}|{kind}".encode()).hexdigest()
         path = cache_dir("hand2vec") / f"backbone-{kind}-{key[:24]}.pt"
         cfg = sub_config(self.config, "backbone_")
         if kind == "charnet":
@@ -119,7 +126,8 @@ class Hand2Vec(Method):
         if path.exists():
             return torch.load(path, weights_only=True)
         size, mode = self._size_mode()
-        chunks = [self.backbone.features(b) for b in view.tensors(size, mode, batch_size=256)]
+        encode = fast_features(self.backbone)  # ONNX Runtime when installed, else eager
+        chunks = [encode(b) for b in view.tensors(size, mode, batch_size=256)]
         feats = torch.cat(chunks) if chunks else torch.empty(0, self.backbone.feature_dim)
         torch.save(feats, path)
         return feats
@@ -140,6 +148,12 @@ class Hand2Vec(Method):
         if self.head is None:
             raise FsbenchError("hand2vec.embed() called before fit(); call fit(train_view, seed) first")
         return self.head.eval()(self.features(view))
+
+    def inference_module(self) -> tuple[torch.nn.Module, tuple[int, int, int]]:
+        """[0, 1] images → embeddings as one module, and its (C, H, W) input: what `fsbench export` writes."""
+        if self.head is None or self.backbone is None:
+            raise FsbenchError("hand2vec.inference_module() called before fit(); call fit() first")
+        return embedding_module(self.backbone, self.head), (self.backbone.channels, *self.backbone.input_size)
 
     def make_classifier(self) -> LowShotClassifier:
         if self.head is None:
