@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -130,7 +131,9 @@ class HandDetector:
         h, w = image.shape[:2]
         p = int(round(self.config.pad * max(h, w)))
         padded = np.pad(image, ((p, p), (p, p), (0, 0))) if p else image
-        result = self._solution().process(np.ascontiguousarray(padded))
+        with warnings.catch_warnings():  # protobuf 4.25 deprecation noise from mediapipe's parsing
+            warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+            result = self._solution().process(np.ascontiguousarray(padded))
         if not result.multi_hand_landmarks:
             return Detection(np.zeros((N_LANDMARKS, 3), np.float32), False, False, 0.0)
         pw, ph = padded.shape[1], padded.shape[0]

@@ -54,5 +54,5 @@ def normalise(xyz: np.ndarray, left: np.ndarray, detected: np.ndarray, config: N
         scale = np.ptp(pts[..., :2], axis=1).max(axis=1)
     ok = np.asarray(detected, bool) & (scale > EPS)
     out = np.zeros((len(pts), 21 * dims), np.float32)
-    out[ok] = (pts[ok] / scale[ok, None, None]).reshape(int(ok.sum()), -1)
+    out[ok] = (pts[ok] / scale[ok, None, None]).reshape(-1, 21 * dims)
     return out
