@@ -26,6 +26,8 @@ MODEL_FILES = {
     0: ("modules/palm_detection/palm_detection_lite.tflite", "modules/hand_landmark/hand_landmark_lite.tflite"),
     1: ("modules/palm_detection/palm_detection_full.tflite", "modules/hand_landmark/hand_landmark_full.tflite"),
 }
+# protobuf 4.25 warns on every result mediapipe 0.10.14 parses; it is mediapipe's to fix, not ours
+warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated", category=UserWarning)
 INSTALL_HINT = "pip install mediapipe==0.10.14 (newer wheels ship no hand models)"
 
 
@@ -131,9 +133,7 @@ class HandDetector:
         h, w = image.shape[:2]
         p = int(round(self.config.pad * max(h, w)))
         padded = np.pad(image, ((p, p), (p, p), (0, 0))) if p else image
-        with warnings.catch_warnings():  # protobuf 4.25 deprecation noise from mediapipe's parsing
-            warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
-            result = self._solution().process(np.ascontiguousarray(padded))
+        result = self._solution().process(np.ascontiguousarray(padded))
         if not result.multi_hand_landmarks:
             return Detection(np.zeros((N_LANDMARKS, 3), np.float32), False, False, 0.0)
         pw, ph = padded.shape[1], padded.shape[0]
