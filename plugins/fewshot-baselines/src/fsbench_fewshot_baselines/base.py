@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -32,6 +34,7 @@ COMMON_CONFIG: dict[str, Any] = {
     "size": "auto",  # input side; auto: 28 for grayscale (character) data, 32 for RGB
     "mode": "auto",  # RGB | L | auto (from the raw images)
     "embed_batch": 256,
+    "threads": 0,  # torch threads for training/embedding; 0 keeps torch's setting (1 is faster on a loaded machine)
 }
 COMMON_TRAIN_KEYS = ("backbone", "width", "resnet_widths")
 
@@ -65,6 +68,18 @@ def detect_mode(view: DatasetView, probe: int = 8) -> Mode:
 def uint8_tensor(view: DatasetView, size: int, mode: Mode) -> Tensor:
     """The whole view as uint8 (N, C, H, W): small enough in memory, converted per batch."""
     return torch.from_numpy(np.ascontiguousarray(view.images(size, mode))).permute(0, 3, 1, 2).contiguous()
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Temporarily pin torch's intra-op threads: on a shared 2-core box one thread often beats two."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def as_float(x: Tensor) -> Tensor:
@@ -146,7 +161,7 @@ class TrainedMethod(Method):
                 **self.extra_meta(train, labels),
             }
             images = uint8_tensor(train, size, mode)
-            with torch.random.fork_rng(devices=[]):
+            with torch.random.fork_rng(devices=[]), torch_threads(self.config["threads"]):
                 torch.manual_seed(seed)
                 self.net = self.build(self.meta)
                 self.net.train()
@@ -163,5 +178,6 @@ class TrainedMethod(Method):
             raise FsbenchError(f"method {self.name!r} must be fit on a training view before embed")
         self.net.eval()
         size, mode = self.meta["size"], self.meta["mode"]
-        chunks = [self.forward_embed(b) for b in view.tensors(size, mode, self.config["embed_batch"])]
+        with torch_threads(self.config["threads"]):
+            chunks = [self.forward_embed(b) for b in view.tensors(size, mode, self.config["embed_batch"])]
         return torch.cat(chunks) if chunks else torch.empty(0, 0)
