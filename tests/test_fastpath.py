@@ -106,3 +106,11 @@ def test_evaluator_results_identical_with_and_without_batching(tiny, monkeypatch
     slow = evaluate.run(request, data=tiny)
     assert fast["episodes"] == slow["episodes"]
     assert fast["metrics"] == slow["metrics"]
+
+
+def test_topk_indices_equal_torch_topk_with_ties():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 4, (3, 200, 9), generator=g).float()  # many exact ties
+    x[0] = torch.rand(200, 9, generator=g)  # and rows without ties
+    for k in (1, 2):
+        torch.testing.assert_close(fastpath.topk_indices(x, k), x.topk(k, dim=-1).indices, rtol=0, atol=0)
