@@ -47,6 +47,15 @@ def is_grayscale(view: DatasetView, sample: int = 32) -> bool:
     return bool(np.abs(im[..., 0] - im[..., 1]).max() <= 2 and np.abs(im[..., 1] - im[..., 2]).max() <= 2)
 
 
+def balanced_subset(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """≈limit positions, the same share of every class, seeded; sorted (view order kept)."""
+    rng = np.random.default_rng([seed, 97])
+    share = limit / len(labels)
+    picks = [rng.permutation(np.flatnonzero(labels == c))[: max(1, round(share * np.sum(labels == c)))]
+             for c in np.unique(labels)]
+    return np.sort(np.concatenate(picks))
+
+
 class Hand2Vec(Method):
     name: ClassVar[str] = "hand2vec"
     version: ClassVar[str] = "1"
@@ -60,6 +69,7 @@ class Hand2Vec(Method):
         # backbone recipe (§3.1.2), CPU-sized: the thesis's is 20 epochs, warm-up 5, batch 1024
         "backbone_epochs": 8, "backbone_warmup_epochs": 1, "backbone_batch_size": 64,
         "backbone_lr_max": 0.1, "backbone_lr_min": 1e-4, "backbone_augment": True,
+        "backbone_max_images": 0,  # >0: train the backbone on a seeded class-balanced subset (CPU budget)
         # head recipe
         "head_epochs": 30, "head_warmup_epochs": 2, "head_batch_size": 256,
         "head_lr_max": 0.1, "head_lr_min": 1e-4, "head_dropout": 0.5, "head_widths": None,

@@ -123,3 +123,11 @@ def test_bad_config_is_one_line_error():
         Hand2Vec({"backbone": "resnet"})
     with pytest.raises(FsbenchError, match="no config key"):
         Hand2Vec({"nope": 1})
+
+
+def test_balanced_subset_keeps_class_shares():
+    labels = np.array([0] * 40 + [1] * 20 + [2] * 10)
+    idx = method_mod.balanced_subset(labels, 35, seed=0)
+    assert np.bincount(labels[idx]).tolist() == [20, 10, 5]
+    assert (np.diff(idx) > 0).all()
+    np.testing.assert_array_equal(idx, method_mod.balanced_subset(labels, 35, seed=0))
