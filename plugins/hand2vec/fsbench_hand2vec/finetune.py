@@ -44,8 +44,8 @@ class Hand2VecFT(Hand2Vec):
         "ft_epochs": 8, "ft_warmup_epochs": 1, "ft_batch_size": 64, "ft_lr_max": 0.05, "ft_lr_min": 1e-4,
     }
 
-    def fit(self, train: DatasetView, seed: int) -> None:
-        super().fit(train, seed)  # fold-trained backbone + head trained on its frozen features
+    def _fit(self, train: DatasetView, seed: int) -> None:
+        super()._fit(train, seed)  # fold-trained backbone + head trained on its frozen features
         assert self.backbone is not None and self.head is not None
         size, mode = self._size_mode()
         gray = isinstance(self.backbone, CharNetBackbone)
