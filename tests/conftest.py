@@ -53,7 +53,7 @@ def tiny_rows(per_cell: int = 4) -> list[dict]:
 def write_tiny(out: Path, per_cell: int = 4) -> Path:
     from fsbench.data.builder import PrepareReport
     from fsbench.data.cards import DatasetCard
-    from fsbench.data.hub import write_prepared
+    from fsbench.data.store import write_prepared
 
     card = DatasetCard(
         name="tiny", title="Tiny synthetic bars", description="test fixture", license="CC0",
@@ -71,6 +71,6 @@ def tiny_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny(tiny_dir):
-    from fsbench.data.hub import load_prepared
+    from fsbench.data.store import load_prepared
 
     return load_prepared(tiny_dir)

@@ -3,7 +3,7 @@
 A builder knows one raw layout and nothing about storage: it yields plain row dicts
 (`id`, `label` as a class *name*, `signer`, optional `condition`, encoded `image` bytes and any
 dataset-specific columns) and records what it had to skip in a `PrepareReport`. The shared writer
-(`fsbench.data.hub.write_prepared`) validates the rows against the card, hashes and stores them,
+(`fsbench.data.store.write_prepared`) validates the rows against the card, hashes and stores them,
 so every dataset gets the same checks and the same on-disk format.
 """
 
@@ -96,7 +96,7 @@ class DatasetBuilder(ABC):
 
     def prepare(self, raw: Path, out: Path, *, strict: bool = False) -> PrepareReport:
         """Read `raw` in the published layout and write a prepared dataset folder at `out`."""
-        from fsbench.data.hub import write_prepared
+        from fsbench.data.store import write_prepared
 
         start = time.perf_counter()
         raw, out = Path(raw).expanduser(), Path(out).expanduser()

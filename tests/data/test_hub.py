@@ -13,7 +13,8 @@ from fixtures.raw_layouts import tiny_rows
 from fsbench import registry
 from fsbench.data.builder import PrepareReport
 from fsbench.data.cards import DatasetCard
-from fsbench.data.hub import content_hash, image_digest, load_hub, load_prepared, resolve_dataset, write_prepared
+from fsbench.data.hub import load_hub, resolve_dataset
+from fsbench.data.store import content_hash, image_digest, load_prepared, write_prepared
 from fsbench.errors import DatasetError
 
 CARD = DatasetCard(

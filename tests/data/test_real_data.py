@@ -5,7 +5,8 @@ from __future__ import annotations
 import datasets
 
 from conftest import need_real
-from fsbench.data.hub import content_hash, image_digest, load_prepared, prepare_dataset
+from fsbench.data.hub import prepare_dataset
+from fsbench.data.store import content_hash, image_digest, load_prepared
 from fsbench.splits import LeaveSignerOut, UnseenClass, split_manifest
 
 

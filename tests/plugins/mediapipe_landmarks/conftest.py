@@ -41,7 +41,7 @@ def hand_dataset(tmp_path_factory):
     """3 signers × 2 classes × (2 real hands + 1 black image): 6 images MediaPipe cannot embed."""
     from fsbench.data.builder import PrepareReport
     from fsbench.data.cards import DatasetCard
-    from fsbench.data.hub import load_prepared, write_prepared
+    from fsbench.data.store import load_prepared, write_prepared
 
     hands = [im for im, _, _ in hand_images()][:12]
     rows, k = [], 0
