@@ -47,9 +47,13 @@ def train_head(head: DualPathHead, features: Tensor, labels: Tensor, config: dic
     schedule = LRSchedule.from_config(cfg)
     batch = max(2, min(int(cfg["batch_size"]), len(features)))
     steps = max(1, len(features) // batch)
+    # α, β get no weight decay: decay pulls α to 0, a saddle of σ(β + α²·cos) where every
+    # gradient through the embedding vanishes and the head never recovers (seen on Omniglot).
+    scalars = [p for n, p in head.named_parameters() if n in ("alpha", "beta")]
+    others = [p for n, p in head.named_parameters() if n not in ("alpha", "beta")]
     opt = torch.optim.SGD(
-        head.parameters(), lr=schedule(0), momentum=cfg["momentum"], nesterov=True,
-        weight_decay=cfg["weight_decay"],
+        [{"params": others, "weight_decay": cfg["weight_decay"]}, {"params": scalars, "weight_decay": 0.0}],
+        lr=schedule(0), momentum=cfg["momentum"], nesterov=True,
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
