@@ -7,6 +7,8 @@ import pytest
 import torch
 
 pytest.importorskip("mediapipe")
+# protobuf 4.25 deprecation noise from inside mediapipe 0.10.14
+pytestmark = pytest.mark.filterwarnings("ignore:SymbolDatabase.GetPrototype:UserWarning")
 
 from fsbench.data.dataset import to_tensor  # noqa: E402
 from fsbench_mediapipe_landmarks.backbone import MediaPipeHands  # noqa: E402

@@ -7,6 +7,8 @@ import pytest
 import torch
 
 pytest.importorskip("mediapipe")
+# protobuf 4.25 deprecation noise from inside mediapipe 0.10.14
+pytestmark = pytest.mark.filterwarnings("ignore:SymbolDatabase.GetPrototype:UserWarning")
 
 from fsbench import registry  # noqa: E402
 from fsbench.errors import FsbenchError  # noqa: E402
