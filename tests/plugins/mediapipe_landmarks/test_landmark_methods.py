@@ -14,7 +14,7 @@ from fsbench import registry  # noqa: E402
 from fsbench.errors import FsbenchError  # noqa: E402
 from fsbench.evaluate import RunRequest, run  # noqa: E402
 
-TINY_HEAD = {"head_epochs": 2, "head_warmup_epochs": 0, "head_batch_size": 8, "head_widths": [71], "features": 4}
+TINY_HEAD = {"head_epochs": 2, "head_warmup_epochs": 0, "head_batch_size": 8, "head_widths": [71], "features": 4, "head_lr_max": 0.01}
 
 
 def test_registered_only_through_entry_points():
