@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -12,7 +14,10 @@ import pytest
 from PIL import Image
 
 # Before fsbench is imported anywhere: caches go to a throwaway home, bars stay quiet.
-os.environ.setdefault("FSBENCH_HOME", tempfile.mkdtemp(prefix="fsbench-test-home-"))
+if "FSBENCH_HOME" not in os.environ:
+    _home = tempfile.mkdtemp(prefix="fsbench-test-home-")
+    os.environ["FSBENCH_HOME"] = _home
+    atexit.register(shutil.rmtree, _home, ignore_errors=True)
 os.environ.setdefault("FSBENCH_QUIET", "1")
 os.environ.setdefault("FSBENCH_DATA", str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 
