@@ -2,7 +2,9 @@
 prototypical-network mean prototype, vectorised over queries and support (no Python loops).
 
 With the similarity p = σ(β + α²·φ(x)·φ(x_i,c)) of eq. 3.23:
-  max      argmax_c max_i p_i,c                      (eq. 3.24, the thesis's choice)
+  max      argmax_c max_i p_i,c                      (eq. 3.24, the thesis's choice; scored by
+                                                       the logit β + α²·φ·φ, which ranks the same
+                                                       but never saturates into ties as σ does)
   mean     argmax_c 1/S Σ_i p_i,c                    (eq. 3.25)
   softmax  argmax_c Σ_i softmax_{i,c}(β + α²·φ·φ)    (eq. 3.26)
   prototype        argmax_c cos(φ(x), mean_i φ(x_i,c))       (Snell et al. 2017, cosine)
@@ -42,8 +44,8 @@ class SimilarityClassifier(_SupportClassifier):
         logits = self.beta + self.alpha**2 * (queries.float() @ self._support.T)  # (Q, Ns)
         index = self._pos.expand_as(logits)
         out = logits.new_zeros(len(queries), len(self.classes_))
-        if self.rule == "max":  # σ is monotone: max of σ(logit) = σ(max logit)
-            return torch.sigmoid(out.fill_(-torch.inf).scatter_reduce(1, index, logits, "amax"))
+        if self.rule == "max":  # σ is monotone, so rank by the logit: σ saturates to 1.0 (ties)
+            return out.fill_(-torch.inf).scatter_reduce(1, index, logits, "amax")
         if self.rule == "mean":
             return out.scatter_reduce(1, index, torch.sigmoid(logits), "mean", include_self=False)
         return out.scatter_add(1, index, logits.softmax(dim=1))

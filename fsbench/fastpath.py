@@ -104,7 +104,7 @@ def batch_scores(clf: LowShotClassifier, q: Tensor, s: Tensor, s_mask: Tensor, p
         dots = torch.bmm(q, grid.transpose(1, 2)).view(e, nq, c_max, s_max)  # (E, Q, C, S_max)
         if clf.rule == "max":  # rounding is monotone, so max commutes with β + α²·x and σ: exact
             best = dots.amax(dim=3) if s_max > 1 else dots[..., 0]
-            return torch.sigmoid(clf.beta + clf.alpha**2 * best)
+            return clf.beta + clf.alpha**2 * best
         logits = clf.beta + clf.alpha**2 * dots
         occupied = torch.zeros(e, c_max * s_max, dtype=torch.bool)
         real = torch.from_numpy(cell >= 0)

@@ -103,8 +103,8 @@ def test_three_rules_hand_worked():
     labels = torch.tensor([0, 0, 1, 1])
     q = torch.tensor([[1.0, 0.0]])
     sig = torch.sigmoid
-    s_max = SimilarityClassifier("max").fit(support, labels).scores(q)
-    torch.testing.assert_close(s_max, torch.stack([sig(torch.tensor(1.0)), sig(torch.tensor(0.6))])[None])
+    s_max = SimilarityClassifier("max").fit(support, labels).scores(q)  # max logit (σ is monotone)
+    torch.testing.assert_close(s_max, torch.tensor([[1.0, 0.6]]))
     s_mean = SimilarityClassifier("mean").fit(support, labels).scores(q)
     torch.testing.assert_close(s_mean[0, 0], (sig(torch.tensor(1.0)) + 0.5) / 2)
     s_soft = SimilarityClassifier("softmax").fit(support, labels).scores(q)
@@ -116,3 +116,11 @@ def test_three_rules_hand_worked():
 
 def _top(rule):
     return lambda s, l, q: int(SimilarityClassifier(rule).fit(s, l).predict_topk(q)[0, 0])
+
+
+def test_max_rule_does_not_tie_when_sigma_saturates():
+    """With a large learned α², σ(β + α²·cos) is 1.0 for every close prototype; ranking by the
+    logit keeps the nearer class first instead of falling back to the lowest label."""
+    support = torch.tensor([[1.0, 0.0], [0.8, 0.6]])
+    clf = SimilarityClassifier("max", alpha=10.0, beta=0.0).fit(support, torch.tensor([0, 1]))
+    assert int(clf.predict_topk(torch.tensor([[0.8, 0.6]]))[0, 0]) == 1
