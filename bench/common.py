@@ -8,7 +8,6 @@ would otherwise dominate large activations.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import platform
@@ -33,13 +32,11 @@ def setup(threads: int = THREADS) -> None:
     os.environ.setdefault("FSBENCH_DATA", str(ROOT.parent / "shared" / "data"))
     os.environ.setdefault("FSBENCH_HOME", "/tmp/fsbench-bench-home")
     os.environ["OMP_NUM_THREADS"] = str(threads)
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-4, 0)  # M_MMAP_MAX
-        libc.mallopt(-1, 100_000_000_000)  # M_TRIM_THRESHOLD
-    except (OSError, AttributeError):
-        pass
     import torch
+
+    from fsbench.runtime import tune_process
+
+    tune_process()
 
     torch.set_num_threads(threads)
 

@@ -24,6 +24,7 @@ from torch.nn import functional as F  # noqa: E402
 
 from fsbench import evaluate, fastpath, registry  # noqa: E402
 from fsbench.data.hub import resolve_dataset  # noqa: E402
+from fsbench.runtime import torch_threads  # noqa: E402
 from fsbench.splits import EpisodeSpec, sample_episodes  # noqa: E402
 
 
@@ -55,7 +56,7 @@ def _run(method, data, fold, f_i, plan, emb, batched: bool) -> tuple[float, dict
     if not batched:
         fastpath.batchable = lambda clf: False
     try:
-        with evaluate.single_thread():
+        with torch_threads(1):
             t = common.timeit(lambda: evaluate._classify_fold(method, data, fold, f_i, plan, {s: [] for s in plan},
                                                               test_emb, valid, None, None), repeats=3)
             evaluate._classify_fold(method, data, fold, f_i, plan, collected, test_emb, valid, None, None)

@@ -19,26 +19,11 @@ from rich.table import Table
 
 from fsbench import __version__
 from fsbench.errors import FsbenchError
+from fsbench.runtime import tune_process
 
 # Piped output (scripts, grep, CI logs) gets wide lines instead of rich's 80-column folding.
 out = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
-
-
-def _tune_runtime() -> None:
-    """glibc's malloc page-faults on large activations (2–3× slower training): turn that off.
-    Denormal floats (tiny activations of barely trained nets) cost ~100× on x86: flush them."""
-    import torch
-
-    torch.set_flush_denormal(True)
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-4, 0)  # M_MMAP_MAX
-        libc.mallopt(-1, 100_000_000_000)  # M_TRIM_THRESHOLD
-    except (OSError, AttributeError):
-        pass
 
 
 def _parse_shots(value: str) -> list[int]:
@@ -77,7 +62,7 @@ def _load_config(path: Path | None, overrides: tuple[str, ...]) -> dict[str, Any
 def cli(ctx: click.Context, debug: bool) -> None:
     """fsbench: signer-independent, low-shot fingerspelling benchmarks."""
     ctx.obj = {"debug": debug}
-    _tune_runtime()
+    tune_process()
 
 
 @cli.command("list")

@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import resource
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +24,7 @@ from fsbench.errors import FsbenchError, ProtocolError
 from fsbench.metrics import Predictions, summarise
 from fsbench.progress import progress_bar
 from fsbench.results import provenance
+from fsbench.runtime import torch_threads
 from fsbench.splits import (
     SMALL_CLASS_POLICY,
     Episode,
@@ -109,22 +109,11 @@ def _run_fold(method, data, fold: Fold, f_i, plan, collected, timings, seed) -> 
         train_emb, train_valid = _embed(method, data.view(train_rows))
         train_emb, train_lab = train_emb[train_valid], data.labels[train_rows][train_valid]
     t2 = time.perf_counter()
-    with single_thread():
+    with torch_threads(1):  # episodes are tiny ops: a thread pool only adds wake-ups
         _classify_fold(method, data, fold, f_i, plan, collected, test_emb, test_valid, train_emb, train_lab)
     timings["fit_s"] += t1 - t0
     timings["embed_s"] += t2 - t1
     timings["evaluate_s"] += time.perf_counter() - t2
-
-
-@contextmanager
-def single_thread():
-    """Episodes are tiny matrix ops: one thread avoids pool wake-ups that cost 10× under load."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _classify_fold(method, data, fold, f_i, plan, collected, test_emb, test_valid, train_emb, train_lab):

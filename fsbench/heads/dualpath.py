@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from fsbench.api import EmbeddingHead
+from fsbench.classifiers import SimilarityClassifier
 
 
 class LinearDualPathLayer(nn.Module):
@@ -81,3 +82,11 @@ class DualPathHead(EmbeddingHead):
 
     def similarity(self, a: Tensor, b: Tensor) -> Tensor:
         return torch.sigmoid(self.logits(a, b))
+
+    def classifier(self, rule: str = "max") -> SimilarityClassifier:
+        """The low-shot rule (eqs 3.24–3.26) with this head's learned α, β."""
+        return SimilarityClassifier(rule, self.alpha.item(), self.beta.item())
+
+    def learned(self) -> dict[str, float]:
+        """The learned similarity parameters, as results files record them."""
+        return {"alpha": self.alpha.item(), "beta": self.beta.item()}

@@ -12,8 +12,6 @@ embed(view) → unit embeddings; make_classifier() → the σ(β + α²·cos) ru
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -21,11 +19,11 @@ import torch
 from torch import Tensor
 
 from fsbench.api import LowShotClassifier, Method, PoseBackbone, config_hash
-from fsbench.classifiers import SimilarityClassifier
 from fsbench.data.dataset import DatasetView
 from fsbench.errors import FsbenchError
 from fsbench.heads import DualPathHead, train_head
 from fsbench.paths import cache_dir
+from fsbench.runtime import torch_threads
 from fsbench_hand2vec.charnet import CharNet, CharNetBackbone
 from fsbench_hand2vec.checkpoint import load_checkpoint, save_checkpoint
 from fsbench_hand2vec.fast import embedding_module, fast_features
@@ -47,18 +45,6 @@ def is_grayscale(view: DatasetView, sample: int = 32) -> bool:
     idx = np.linspace(0, len(view) - 1, min(sample, len(view))).astype(int)
     im = view.subset(idx).images(16, "RGB").astype(np.int16)
     return bool(np.abs(im[..., 0] - im[..., 1]).max() <= 2 and np.abs(im[..., 1] - im[..., 2]).max() <= 2)
-
-
-@contextmanager
-def threads(n: int) -> Iterator[None]:
-    """Temporarily pin torch's intra-op threads (0: leave as is)."""
-    before = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def balanced_subset(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
@@ -161,7 +147,7 @@ class Hand2Vec(Method):
 
     # -- Method -------------------------------------------------------------------------
     def fit(self, train: DatasetView, seed: int) -> None:
-        with threads(self.config["threads"]):
+        with torch_threads(self.config["threads"]):
             self._fit(train, seed)
 
     def _fit(self, train: DatasetView, seed: int) -> None:
@@ -178,7 +164,7 @@ class Hand2Vec(Method):
     def embed(self, view: DatasetView) -> Tensor:
         if self.head is None:
             raise FsbenchError("hand2vec.embed() called before fit(); call fit(train_view, seed) first")
-        with threads(self.config["threads"]):
+        with torch_threads(self.config["threads"]):
             return self.head.eval()(self.features(view))
 
     def inference_module(self) -> tuple[torch.nn.Module, tuple[int, int, int]]:
@@ -190,10 +176,10 @@ class Hand2Vec(Method):
     def make_classifier(self) -> LowShotClassifier:
         if self.head is None:
             raise FsbenchError("hand2vec.make_classifier() called before fit(); call fit() first")
-        return SimilarityClassifier(self.config["classifier"], self.head.alpha.item(), self.head.beta.item())
+        return self.head.classifier(self.config["classifier"])
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
         if self.head is not None:
-            out["learned"] = {"alpha": self.head.alpha.item(), "beta": self.head.beta.item()}
+            out["learned"] = self.head.learned()
         return out

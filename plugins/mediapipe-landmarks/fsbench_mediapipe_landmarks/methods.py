@@ -19,7 +19,6 @@ from torch import Tensor
 
 from fsbench import registry
 from fsbench.api import LowShotClassifier, Method
-from fsbench.classifiers import SimilarityClassifier
 from fsbench.data.dataset import DatasetView
 from fsbench.errors import FsbenchError
 from fsbench.heads.dualpath import DualPathHead
@@ -153,10 +152,10 @@ class MediaPipeLandmarks(_LandmarkMethod):
     def make_classifier(self) -> LowShotClassifier:
         if self.head is None:
             raise FsbenchError("mediapipe-landmarks.make_classifier() called before fit(); call fit() first")
-        return SimilarityClassifier(self.config["classifier"], self.head.alpha.item(), self.head.beta.item())
+        return self.head.classifier(self.config["classifier"])
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
         if self.head is not None:
-            out["learned"] = {"alpha": self.head.alpha.item(), "beta": self.head.beta.item()}
+            out["learned"] = self.head.learned()
         return out

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,6 +21,7 @@ from fsbench.api import Method, config_hash
 from fsbench.data.dataset import DatasetView, Mode
 from fsbench.errors import FsbenchError
 from fsbench.paths import cache_dir
+from fsbench.runtime import torch_threads
 
 GRAYSCALE_PIL_MODES = {"1", "L", "LA", "I", "I;16", "F", "P"}
 
@@ -68,18 +67,6 @@ def detect_mode(view: DatasetView, probe: int = 8) -> Mode:
 def uint8_tensor(view: DatasetView, size: int, mode: Mode) -> Tensor:
     """The whole view as uint8 (N, C, H, W): small enough in memory, converted per batch."""
     return torch.from_numpy(np.ascontiguousarray(view.images(size, mode))).permute(0, 3, 1, 2).contiguous()
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Temporarily pin torch's intra-op threads: on a shared 2-core box one thread often beats two."""
-    before = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def as_float(x: Tensor) -> Tensor:
