@@ -95,7 +95,14 @@ def _embed(method: Method, view: DatasetView) -> tuple[torch.Tensor, np.ndarray]
         )
     valid_mask = getattr(method, "valid_mask", None)
     valid = np.ones(len(view), bool) if valid_mask is None else np.asarray(valid_mask(view), bool)
-    return emb.detach().float().cpu(), valid
+    emb = emb.detach().float().cpu()
+    bad = int((~torch.isfinite(emb).all(dim=1) & torch.from_numpy(valid)).sum())
+    if bad:  # a diverged model must fail loudly, not score a silently wrong number
+        raise FsbenchError(
+            f"method {method.name!r} returned non-finite embeddings for {bad} images; "
+            "its training diverged: lower its learning rate, then re-run"
+        )
+    return emb, valid
 
 
 def _run_fold(method, data, fold: Fold, f_i, plan, collected, timings, seed) -> None:

@@ -65,3 +65,29 @@ def _with_spy(find):
         return find(kind, name)
 
     return patched
+
+
+class Diverged(Spy):
+    """A method whose training blew up: NaN embeddings must stop the run, not score chance."""
+
+    name: ClassVar[str] = "diverged"
+
+    def embed(self, view: DatasetView) -> torch.Tensor:
+        return torch.full((len(view), 4), float("nan"))
+
+
+def test_non_finite_embeddings_fail_loudly(tiny, monkeypatch):
+    import pytest
+
+    from fsbench.errors import FsbenchError
+
+    find = registry.find
+
+    def patched(kind, name):
+        if (kind, name) == ("methods", "diverged"):
+            return registry.Plugin("methods", "diverged", f"{__name__}:Diverged", "tests")
+        return find(kind, name)
+
+    monkeypatch.setattr(registry, "find", patched)
+    with pytest.raises(FsbenchError, match="non-finite embeddings"):
+        run(RunRequest("diverged", "tiny", "leave-signer-out", [1], 1, 0), tiny)

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from fsbench.data.dataset import to_tensor
+from fsbench.errors import FsbenchError
 from fsbench.heads.schedule import LRSchedule
 from fsbench.progress import progress_bar
 from fsbench_hand2vec.augment import noise_and_cutout, photometric
@@ -34,6 +35,7 @@ def _loop(
     seed: int,
     step_loss: Callable[[Tensor, torch.Generator], Tensor],
     desc: str,
+    clip: float | None = None,
 ) -> nn.Module:
     """Shared epoch/step loop; `step_loss(indices, gen)` returns the mini-batch loss."""
     cfg = {**BACKBONE_DEFAULTS, **cfg}
@@ -54,8 +56,15 @@ def _loop(
                     for g in opt.param_groups:
                         g["lr"] = schedule(epoch + step / steps)
                     loss = step_loss(perm[step * batch : (step + 1) * batch], gen)
+                    if not torch.isfinite(loss):  # never cache a NaN network as if it were trained
+                        raise FsbenchError(
+                            f"{desc} diverged (loss {loss.item()} at epoch {epoch}); "
+                            "lower backbone_lr_max or raise backbone_batch_size"
+                        )
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
+                    if clip is not None:  # small CPU batches at the thesis's lr (set for batch 1024) blow up
+                        nn.utils.clip_grad_norm_(model.parameters(), clip)
                     opt.step()
                     bar.advance(task)
     return model.eval()
@@ -87,7 +96,7 @@ def train_posenet(images: np.ndarray, keypoints: np.ndarray, cfg: dict[str, Any]
         target = gaussian_targets(kp[idx, :, :2], images.shape[1], radius)
         return heatmap_loss(net(x), target, weights[idx])
 
-    return _loop(net, len(images), cfg, seed, step_loss, "training hand-pose net")
+    return _loop(net, len(images), cfg, seed, step_loss, "training hand-pose net", clip=5.0)
 
 
 def train_charnet(images: np.ndarray, labels: np.ndarray, cfg: dict[str, Any], seed: int) -> CharNet:
