@@ -100,6 +100,9 @@ class Hand2Vec(Method):
 
     def fit_backbone(self, train: DatasetView, seed: int) -> PoseBackbone:
         kind = self._kind(train)
+        limit = int(self.config["backbone_max_images"])
+        if 0 < limit < len(train):  # CPU budget: a seeded class-balanced part of the training view
+            train = train.subset(balanced_subset(train.labels, limit, seed))
         # only backbone settings key the checkpoint: a new head, f or classifier reuses it
         bb_config = {k: v for k, v in self.config.items() if k.startswith("backbone") or k in BACKBONE_KEYS}
         key = hashlib.sha256(f"{config_hash(bb_config)}|{train.fingerprint}|{seed}|{kind}".encode()).hexdigest()
