@@ -39,6 +39,7 @@ class _Encoder(nn.Module):
 class Hand2VecFT(Hand2Vec):
     name: ClassVar[str] = "hand2vec-ft"
     version: ClassVar[str] = "1"
+    demo_config: ClassVar[dict[str, Any]] = {}  # end-to-end fine-tuning is too slow for the demo
     default_config: ClassVar[dict[str, Any]] = {
         **Hand2Vec.default_config,
         "ft_epochs": 8, "ft_warmup_epochs": 1, "ft_batch_size": 64, "ft_lr_max": 0.05, "ft_lr_min": 1e-4,
