@@ -78,7 +78,7 @@ class Hand2Vec(Method):
         # CPU, 1 thread trains ~7x faster than 2 (OpenMP barrier spinning; measured here).
         "threads": 0,
     }
-    demo_config: ClassVar[dict[str, Any]] = {"backbone_epochs": 2, "head_epochs": 10}
+    demo_config: ClassVar[dict[str, Any]] = {"backbone_epochs": 3, "backbone_max_images": 1000, "head_epochs": 10}
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
