@@ -12,17 +12,19 @@ from __future__ import annotations
 import io
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from PIL import Image
 
 from fsbench.data.cards import DatasetCard
 from fsbench.errors import DatasetError
+from fsbench.progress import progress_bar
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 
 @dataclass
@@ -129,6 +131,17 @@ class DatasetBuilder(ABC):
                 f"prepare without --strict to skip and list it in the report"
             )
         report.corrupt.append({"path": path, "reason": reason})
+
+
+def rows_with_progress(desc: str, items: Sequence[T], make_row: Callable[[T], Row | None]) -> Iterator[Row]:
+    """`make_row(item)` for each item under one progress bar, yielding the rows it does not skip."""
+    with progress_bar() as bar:
+        task = bar.add_task(desc, total=len(items))
+        for item in items:
+            bar.advance(task)
+            row = make_row(item)
+            if row is not None:
+                yield row
 
 
 def open_image(src: bytes | Path | str, size: int | None = None) -> Image.Image:

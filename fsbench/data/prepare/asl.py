@@ -25,9 +25,9 @@ from fsbench.data.builder import (
     open_image,
     pad_square,
     read_image,
+    rows_with_progress,
 )
 from fsbench.data.cards import DatasetCard
-from fsbench.progress import progress_bar
 
 CLASSES = tuple("abcdefghiklmnopqrstuvwxy")
 SIGNERS = ("A", "B", "C", "D", "E")
@@ -96,13 +96,7 @@ class ASL(DatasetBuilder):
 
     def rows(self, root: Path, report: PrepareReport, strict: bool) -> Iterator[Row]:
         files = sorted(p for p in root.glob("*/*/*") if p.is_file())
-        with progress_bar() as bar:
-            task = bar.add_task("preparing asl", total=len(files))
-            for path in files:
-                bar.advance(task)
-                row = self._row(root, path, report, strict)
-                if row is not None:
-                    yield row
+        yield from rows_with_progress("preparing asl", files, lambda p: self._row(root, p, report, strict))
 
     def _row(self, root: Path, path: Path, report: PrepareReport, strict: bool) -> Row | None:
         rel = path.relative_to(root).as_posix()

@@ -25,10 +25,9 @@ from PIL import Image
 
 from fsbench import registry
 from fsbench.api import PoseBackbone
-from fsbench.data.builder import DatasetBuilder, PrepareReport, Row, encode_png
+from fsbench.data.builder import DatasetBuilder, PrepareReport, Row, encode_png, rows_with_progress
 from fsbench.data.cards import DatasetCard
 from fsbench.errors import DatasetError, FsbenchError
-from fsbench.progress import progress_bar
 
 CLASSES = (*"abcdefghijklmnopqrstuvwxyz", "sch", "ä", "ö", "ü", "1", "2", "3", "4", "5")
 VIDEO_RE = re.compile(
@@ -165,13 +164,9 @@ class RWTH(DatasetBuilder):
         if self._localiser is None:
             self._localiser = default_localiser()
         videos = sorted(p for p in root.rglob("*") if p.is_file())
-        with progress_bar() as bar:
-            task = bar.add_task("preparing rwth (middle frames)", total=len(videos))
-            for path in videos:
-                bar.advance(task)
-                row = self._row(root, path, report, strict)
-                if row is not None:
-                    yield row
+        yield from rows_with_progress(
+            "preparing rwth (middle frames)", videos, lambda p: self._row(root, p, report, strict)
+        )
 
     def _row(self, root: Path, path: Path, report: PrepareReport, strict: bool) -> Row | None:
         rel = path.relative_to(root).as_posix()
