@@ -18,10 +18,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from fsbench.api import LowShotClassifier, Method, PoseBackbone, config_hash
+from fsbench.api import PoseBackbone, config_hash
 from fsbench.data.dataset import DatasetView
 from fsbench.errors import FsbenchError
 from fsbench.heads import DualPathHead, train_head
+from fsbench.heads.method import HeadMethod
 from fsbench.paths import cache_dir
 from fsbench.runtime import torch_threads
 from fsbench_hand2vec.charnet import CharNet, CharNetBackbone
@@ -56,7 +57,7 @@ def balanced_subset(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(picks))
 
 
-class Hand2Vec(Method):
+class Hand2Vec(HeadMethod):
     name: ClassVar[str] = "hand2vec"
     version: ClassVar[str] = "1"
     default_config: ClassVar[dict[str, Any]] = {
@@ -175,14 +176,3 @@ class Hand2Vec(Method):
         if self.head is None or self.backbone is None:
             raise FsbenchError("hand2vec.inference_module() called before fit(); call fit() first")
         return embedding_module(self.backbone, self.head), (self.backbone.channels, *self.backbone.input_size)
-
-    def make_classifier(self) -> LowShotClassifier:
-        if self.head is None:
-            raise FsbenchError("hand2vec.make_classifier() called before fit(); call fit() first")
-        return self.head.classifier(self.config["classifier"])
-
-    def describe(self) -> dict[str, Any]:
-        out = super().describe()
-        if self.head is not None:
-            out["learned"] = self.head.learned()
-        return out

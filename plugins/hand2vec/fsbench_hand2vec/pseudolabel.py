@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-import torch
 
 from fsbench import registry
 from fsbench.api import PoseBackbone

@@ -22,6 +22,7 @@ from fsbench.api import LowShotClassifier, Method
 from fsbench.data.dataset import DatasetView
 from fsbench.errors import FsbenchError
 from fsbench.heads.dualpath import DualPathHead
+from fsbench.heads.method import HeadMethod
 from fsbench.heads.train import train_head
 
 from fsbench_mediapipe_landmarks.backbone import MediaPipeHands
@@ -88,7 +89,7 @@ class MediaPipeGeometric(_LandmarkMethod):
         return registry.get("classifiers", self.config["classifier"])()
 
 
-class MediaPipeLandmarks(_LandmarkMethod):
+class MediaPipeLandmarks(HeadMethod, _LandmarkMethod):
     """Normalised landmarks → dual-path embedding head trained on the training signers."""
 
     name: ClassVar[str] = "mediapipe-landmarks"
@@ -148,14 +149,3 @@ class MediaPipeLandmarks(_LandmarkMethod):
         emb = self.head.eval()((feats - self._mean) / self._std)
         emb[~torch.from_numpy(self.valid_mask(view))] = 0  # no hand → no embedding (evaluator skips)
         return emb
-
-    def make_classifier(self) -> LowShotClassifier:
-        if self.head is None:
-            raise FsbenchError("mediapipe-landmarks.make_classifier() called before fit(); call fit() first")
-        return self.head.classifier(self.config["classifier"])
-
-    def describe(self) -> dict[str, Any]:
-        out = super().describe()
-        if self.head is not None:
-            out["learned"] = self.head.learned()
-        return out
