@@ -2,10 +2,12 @@
 
     python bench/episodes.py [--quick]
 
-Real Massey folds and episodes (leave-signer-out, S = 1 and 5, every class), synthetic unit
-embeddings with class structure (f = 10, as hand2vec's): the classifier cost does not depend
-on what produced the embeddings. Both paths run in this process through the evaluator's own
-`_classify_fold`; their top-2 predictions must be identical.
+Real folds and episodes — Massey leave-signer-out (36-way, every other image of the test
+signer a query: ~800 queries) and Omniglot unseen-class 20-way (~380 queries) at S = 1 and
+5 — with synthetic unit embeddings with class structure (f = 10, as hand2vec's): the
+classifier cost does not depend on what produced the embeddings. Both paths run in this
+process through the evaluator's own `_classify_fold`; their top-2 predictions must be
+identical. "similarities/s" counts query × support pairs, the work the max rule cannot skip.
 """
 
 from __future__ import annotations
@@ -49,14 +51,14 @@ def _embeddings(labels: np.ndarray, signers: np.ndarray, f: int = 10) -> torch.T
     return F.normalize(x, dim=1)
 
 
-def _run(method, data, fold, f_i, plan, emb, batched: bool) -> tuple[float, dict]:
+def _run(method, data, fold, f_i, plan, emb, batched: bool, threads: int) -> tuple[float, dict]:
     test_emb, valid = emb[fold.test], np.ones(len(fold.test), bool)
     collected = {s: [] for s in plan}
     original = fastpath.batchable
     if not batched:
         fastpath.batchable = lambda clf: False
     try:
-        with torch_threads(1):
+        with torch_threads(threads):
             t = common.timeit(lambda: evaluate._classify_fold(method, data, fold, f_i, plan, {s: [] for s in plan},
                                                               test_emb, valid, None, None), repeats=3)
             evaluate._classify_fold(method, data, fold, f_i, plan, collected, test_emb, valid, None, None)
@@ -65,33 +67,45 @@ def _run(method, data, fold, f_i, plan, emb, batched: bool) -> tuple[float, dict
     return t, collected
 
 
+def _cases(quick: bool):
+    """(label, dataset, fold, fold index, episode spec kwargs) of the two episode shapes."""
+    for name, split, ways in (("massey", "leave-signer-out", None), ("omniglot", "unseen-class", 20)):
+        data = resolve_dataset(name)
+        fold = registry.get("splits", split)().folds(data, 0)[0]
+        yield f"{name} {ways or 'all'}-way", data, fold, ways
+
+
 def main() -> None:
     quick = common.quick_flag()
-    data = resolve_dataset("massey")
-    folds = registry.get("splits", "leave-signer-out")().folds(data, 0)
-    fold, f_i = folds[0], 0
-    n_loop, n_fast = (50, 500) if quick else (200, 4000)
-    emb = _embeddings(data.labels, data.signers)
+    n_loop, n_fast = (50, 1000) if quick else (200, 5000)
     rows = []
-    for shots in (1, 5):
-        eps = [e for e in sample_episodes(data, [fold], EpisodeSpec(shots, n_fast, 0)) if e.fold == f_i]
-        n_query = int(np.mean([len(e.query) for e in eps]))
-        for clf in ("max", "prototype"):
-            method = _Method(clf)
-            t_loop, slow = _run(method, data, fold, f_i, {shots: eps[:n_loop]}, emb, batched=False)
-            t_fast, fast = _run(method, data, fold, f_i, {shots: eps}, emb, batched=True)
-            same = all(np.array_equal(a[2], b[2]) for a, b in zip(slow[shots], fast[shots][:n_loop]))
-            acc = np.mean(np.concatenate([(p[:, 0] == t) for _, t, p, _ in fast[shots]]))
-            loop_eps, fast_eps = n_loop / t_loop, len(eps) / t_fast
-            for path, eps_s in (("per-episode loop", loop_eps), ("batched (fastpath)", fast_eps)):
-                rows.append({
-                    "path": path, "S": shots, "classifier": clf, "queries/episode": n_query,
-                    "episodes/s": round(eps_s, 1), "queries/s": round(eps_s * n_query),
-                    "× loop": round(eps_s / loop_eps, 1), "identical": same, "top-1": round(float(acc), 4),
-                })
-    cols = ["path", "S", "classifier", "queries/episode", "episodes/s", "queries/s", "× loop", "identical", "top-1"]
-    common.show("episode evaluation on cached embeddings (Massey fold signer=1, 1 thread)", rows, cols)
-    path = common.write("episodes", rows, {"fold": fold.name, "episodes_loop": n_loop, "episodes_batched": n_fast})
+    for case, data, fold, ways in _cases(quick):
+        emb = _embeddings(data.labels, data.signers)
+        for shots in (1, 5):
+            eps = [e for e in sample_episodes(data, [fold], EpisodeSpec(shots, n_fast, 0, ways)) if e.fold == 0]
+            n_query = int(np.mean([len(e.query) for e in eps]))
+            n_sims = n_query * int(np.mean([len(e.support) for e in eps]))
+            for clf in ("max", "prototype"):
+                method = _Method(clf)
+                t_loop, slow = _run(method, data, fold, 0, {shots: eps[:n_loop]}, emb, False, 1)
+                loop_eps = n_loop / t_loop
+                for threads in (1, 2):
+                    t_fast, fast = _run(method, data, fold, 0, {shots: eps}, emb, True, threads)
+                    same = all(np.array_equal(a[2], b[2]) for a, b in zip(slow[shots], fast[shots][:n_loop]))
+                    acc = np.mean(np.concatenate([(p[:, 0] == t) for _, t, p, _ in fast[shots]]))
+                    for path, eps_s, th in (("per-episode loop", loop_eps, 1), ("batched (fastpath)", len(eps) / t_fast, threads)):
+                        if path == "per-episode loop" and threads == 2:
+                            continue
+                        rows.append({
+                            "episodes": case, "path": path, "threads": th, "S": shots, "classifier": clf,
+                            "queries/episode": n_query, "episodes/s": round(eps_s, 1),
+                            "queries/s": round(eps_s * n_query), "similarities/s": f"{eps_s * n_sims:.2e}",
+                            "× loop": round(eps_s / loop_eps, 1), "identical": same, "top-1": round(float(acc), 4),
+                        })
+    cols = ["episodes", "path", "threads", "S", "classifier", "queries/episode", "episodes/s", "queries/s",
+            "similarities/s", "× loop", "identical", "top-1"]
+    common.show("episode evaluation on cached embeddings (first fold of each split)", rows, cols)
+    path = common.write("episodes", rows, {"episodes_loop": n_loop, "episodes_batched": n_fast})
     print(f"peak RSS {common.peak_rss_mb()} MB; wrote {path}")
 
 

@@ -1,10 +1,10 @@
 """Batched episode classification: hundreds of episodes of one fold in a few tensor ops.
 
 Every episode of a fold draws its support and queries from the same cached test embeddings,
-so a batch of episodes is just index arrays into them. Padding those to rectangles turns the
-per-episode `fit` + `predict_topk` of the evaluator into one gather, one bmm, one
-per-class reduction and one topk per batch: no Python work per query and ~2 µs per episode instead
-of ~150 µs. Only classifiers whose `scores` this module reproduces op for op are batched
+so a batch of episodes is just index arrays into them, and since an episode's queries are
+nearly all of those embeddings, every episode scores all of them: the pairwise dots emb·embᵀ
+are computed once per fold, an episode's scores are a gather of its support rows, a per-class
+max (or sum) over slots and one top-k — no Python work per query, no matmul per episode. Only classifiers whose `scores` this module reproduces op for op are batched
 (`SimilarityClassifier`, `PrototypeClassifier`, matched by exact type so a subclass that
 changes `scores` is never silently replaced); every other classifier keeps the loop.
 """
@@ -21,8 +21,11 @@ from torch.nn import functional as F
 from fsbench.api import LowShotClassifier
 from fsbench.classifiers import PrototypeClassifier, SimilarityClassifier
 
-#: elements of the largest (episodes × queries × support) tensor built at once (~64 MB fp32)
-CHUNK_ELEMENTS = 16_000_000
+#: elements of the largest (episodes × rows × classes) score tensor built at once (~16 MB fp32)
+CHUNK_ELEMENTS = 4_000_000
+#: test views up to this many rows share one emb·embᵀ (256 MB at the limit); larger ones
+#: compute each support row's dots on demand
+GRAM_MAX_ROWS = 8192
 
 
 def batchable(clf: LowShotClassifier) -> bool:
@@ -91,36 +94,73 @@ def class_slots(pos: np.ndarray, c_max: int) -> tuple[np.ndarray, np.ndarray, in
     return cell, filled, s_max
 
 
-def batch_scores(clf: LowShotClassifier, q: Tensor, s: Tensor, s_mask: Tensor, pos: Tensor, c_max: int) -> Tensor:
-    """(E, Q, f) queries, (E, Ns, f) padded support → (E, Q, C_max) scores as `clf.scores` would give.
+def support_grid(
+    supports: Sequence[np.ndarray], support_labels: Sequence[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ragged episodes → grid (E, C, S_max) of support rows, occupied (E, C, S_max), classes (E, C).
 
-    Similarity rules lay the support out as a (class, slot) grid so the per-class reduction is a
-    contiguous amax/sum over the last axis (an order of magnitude faster than scatter_reduce).
+    Class c of episode e holds its support rows in slots 0..n_c−1 in support order (the order
+    the classifiers sum in); empty slots repeat the class's first row, so a max is exact unmasked.
     """
-    e, nq, ns = q.shape[0], q.shape[1], s.shape[1]
-    if type(clf) is SimilarityClassifier:
-        cell, filled, s_max = class_slots(pos.numpy(), c_max)
-        grid = torch.gather(s, 1, torch.from_numpy(filled)[..., None].expand(-1, -1, s.shape[2]))
-        dots = torch.bmm(q, grid.transpose(1, 2)).view(e, nq, c_max, s_max)  # (E, Q, C, S_max)
-        if clf.rule == "max":  # rounding is monotone, so max commutes with β + α²·x and σ: exact
-            best = dots.amax(dim=3) if s_max > 1 else dots[..., 0]
-            return clf.beta + clf.alpha**2 * best
-        logits = clf.beta + clf.alpha**2 * dots
-        occupied = torch.zeros(e, c_max * s_max, dtype=torch.bool)
-        real = torch.from_numpy(cell >= 0)
-        occupied[torch.nonzero(real, as_tuple=True)[0], torch.from_numpy(cell[cell >= 0])] = True
-        occupied = occupied.view(e, 1, c_max, s_max)
-        if clf.rule == "mean":
-            sig = torch.sigmoid(logits).masked_fill(~occupied, 0.0)
-            return sig.sum(dim=3) / occupied.sum(dim=3)
-        flat = logits.masked_fill(~occupied, -torch.inf).view(e, nq, c_max * s_max)
-        return flat.softmax(dim=2).view(e, nq, c_max, s_max).sum(dim=3)
-    assert type(clf) is PrototypeClassifier
-    onehot = s.new_zeros(e, c_max + 1, ns).scatter_(1, pos[:, None, :], 1.0)[:, :c_max]  # (E, C, Ns)
-    protos = torch.bmm(onehot, s) / onehot.sum(dim=2, keepdim=True).clamp_min(1.0)
-    if clf.metric == "cosine":
-        return torch.bmm(F.normalize(q, dim=2), F.normalize(protos, dim=2).transpose(1, 2))
-    return -torch.cdist(q, protos).pow(2)
+    s_idx, s_mask = pad(supports, 0)
+    s_lab, _ = pad(support_labels, 0)
+    pos, classes = class_positions(s_lab, s_mask)
+    e, c_max = classes.shape
+    cell, filled, s_max = class_slots(pos, c_max)
+    grid = np.take_along_axis(s_idx, filled, 1).reshape(e, c_max, s_max)
+    occupied = np.zeros(e * c_max * s_max, bool)
+    occupied[(np.arange(e)[:, None] * c_max * s_max + cell)[cell >= 0]] = True
+    return grid, occupied.reshape(grid.shape), classes
+
+
+def row_scores(
+    clf: LowShotClassifier, emb: Tensor, dots: Tensor | None, grid: np.ndarray, occupied: np.ndarray,
+    cols: Tensor | None = None,
+) -> Tensor:
+    """(E, C, R): what `clf.fit(episode support).scores(rows)` gives, transposed.
+
+    The scored rows are every row of `emb` (cols None) or, per episode, the rows `cols` (E, R).
+    `dots` is emb·embᵀ (row r = support r against every row) or None to compute dots on demand.
+    Sums run slot by slot in support order, as the classifiers' own sums do.
+    """
+    e, c, s_max = grid.shape
+    occ = torch.from_numpy(occupied)
+    g = torch.from_numpy(grid)
+    if type(clf) is PrototypeClassifier:
+        protos = emb[g[:, :, 0]]  # (E, C, f)
+        for s in range(1, s_max):
+            protos = protos + emb[g[:, :, s]] * occ[:, :, s, None]
+        protos = protos / occ.sum(dim=2, keepdim=True)
+        scored = emb.expand(e, -1, -1) if cols is None else emb[cols]  # (E, R, f)
+        if clf.metric == "cosine":
+            return torch.bmm(F.normalize(protos, dim=2), F.normalize(scored, dim=2).transpose(1, 2))
+        return -torch.cdist(protos, scored).pow(2)
+    assert type(clf) is SimilarityClassifier
+
+    def support_dots(rows: Tensor) -> Tensor:  # (E, …) support rows → (E, …, R) dots with the scored rows
+        if cols is None:
+            return dots[rows] if dots is not None else emb[rows] @ emb.T
+        if dots is not None:
+            return dots[rows[..., None], cols.view(e, *[1] * (rows.ndim - 1), -1)]
+        return torch.bmm(emb[rows].view(e, -1, emb.shape[1]), emb[cols].transpose(1, 2)).view(*rows.shape, -1)
+
+    def logits(rows: Tensor) -> Tensor:
+        return clf.beta + clf.alpha**2 * support_dots(rows)
+
+    if clf.rule == "max":  # rounding is monotone, so the max commutes with β + α²·x: exact
+        best = support_dots(g[:, :, 0])
+        for s in range(1, s_max):
+            torch.maximum(best, support_dots(g[:, :, s]), out=best)
+        out = clf.beta + clf.alpha**2 * best
+    elif clf.rule == "mean":
+        out = torch.sigmoid(logits(g[:, :, 0]))
+        for s in range(1, s_max):
+            out = out + torch.sigmoid(logits(g[:, :, s])) * occ[:, :, s, None]
+        out = out / occ.sum(dim=2)[..., None]
+    else:  # softmax over every support example of the episode, then summed per class
+        lg = logits(g).masked_fill(~occ[..., None], -torch.inf)  # (E, C, S, R)
+        out = lg.view(e, c * s_max, -1).softmax(dim=1).view(e, c, s_max, -1).sum(dim=2)
+    return out
 
 
 def predict_topk_batched(
@@ -133,64 +173,63 @@ def predict_topk_batched(
 ) -> list[np.ndarray]:
     """Per episode, what `clf.fit(emb[s], labels).predict_topk(emb[q], k)` gives, padded to k with −1.
 
-    `supports`/`queries` are row positions into `emb`; an episode without support or queries
-    gets all −1 (the evaluator's "no prediction").
+    `supports`/`queries` are row positions into `emb`. When an episode's queries are most of
+    `emb` (leave-signer-out) every row is scored, sharing one emb·embᵀ; when they are a few
+    (20-way unseen-class) only each episode's own queries are.
     """
-    n = len(supports)
     results: list[np.ndarray] = [np.full((len(q), k), -1, np.int64) for q in queries]
-    live = [i for i in range(n) if len(supports[i]) and len(queries[i])]
-    emb = emb.float()
+    live = [i for i in range(len(supports)) if len(supports[i]) and len(queries[i])]
+    emb = emb.float().contiguous()
+    dots = emb @ emb.T if len(emb) <= GRAM_MAX_ROWS else None
+    own_queries = np.mean([len(queries[i]) for i in live] or [0]) < 0.5 * len(emb)
     # topk breaks exact ties (a saturated σ gives many) by position in the row, so a padded
     # class column would change the winner: each chunk holds episodes with one class count
-    n_cls = [len(np.unique(support_labels[i])) for i in live]
+    counts = [np.unique(support_labels[i], return_counts=True)[1] for i in live]
+    n_cls = [len(n) for n in counts]
     for c in sorted(set(n_cls)):
         group = [i for i, n in zip(live, n_cls) if n == c]
-        per = max(len(queries[i]) * len(supports[i]) for i in group)
-        step = max(1, CHUNK_ELEMENTS // per)  # bounds the (E, Q, Ns) logits
+        s_max = max(n.max() for n, m in zip(counts, n_cls) if m == c)
+        width = max(len(queries[i]) for i in group) if own_queries else len(emb)
+        per = c * width * (s_max if getattr(clf, "rule", None) == "softmax" else 2)
+        step = max(1, CHUNK_ELEMENTS // per)
         for start in range(0, len(group), step):
-            _chunk(clf, emb, group[start : start + step], supports, support_labels, queries, k, results)
+            ids = group[start : start + step]
+            grid, occupied, classes = support_grid([supports[i] for i in ids], [support_labels[i] for i in ids])
+            cols = torch.from_numpy(pad([queries[i] for i in ids], 0)[0]) if own_queries else None
+            top = topk_classes(row_scores(clf, emb, dots, grid, occupied, cols).contiguous(), min(k, c))
+            labels = np.take_along_axis(classes[:, None, :], top.numpy(), 2)  # (E, R, kk)
+            for j, i in enumerate(ids):
+                results[i][:, : labels.shape[2]] = labels[j, : len(queries[i])] if own_queries else labels[j, queries[i]]
     return results
 
 
-def topk_indices(scores: Tensor, k: int) -> Tensor:
-    """`scores.topk(k, dim=-1).indices`, exactly, at a fraction of its cost.
+def topk_classes(scores: Tensor, k: int) -> Tensor:
+    """(E, C, N) scores → (E, N, k) `scores.transpose(1, 2).topk(k).indices`, exactly, far faster.
 
-    k passes of max/argmax give the answer wherever the top k+1 values are strictly ordered;
-    rows with a tie among them (σ saturating at 1.0 makes many) are handed to `topk` itself,
-    whose tie-breaking is the reference.
+    Reducing over the class axis of an (E, C, N) tensor is a max of C contiguous rows, which
+    vectorises; k passes of max give the answer wherever the top k+1 values are strictly
+    ordered, and rows with a tie among them (σ saturating at 1.0 makes many) are handed to
+    `topk` itself, whose tie-breaking is the reference. `scores` is used as scratch space.
     """
-    if k >= scores.shape[-1] or k > 2:
-        return scores.topk(k, dim=-1).indices
-    work = scores.clone()
-    idx, vals = [], []
-    for _ in range(k + 1 if k < scores.shape[-1] else k):
-        v, i = work.max(dim=-1)
+    c = scores.shape[1]
+    if k >= c or k > 2:
+        return scores.transpose(1, 2).topk(k, dim=-1).indices
+    vals, idx = [], []
+    for _ in range(k + 1):
+        v, i = scores.max(dim=1)
         vals.append(v)
         idx.append(i)
-        work.scatter_(-1, i[..., None], -torch.inf)
+        scores.scatter_(1, i[:, None, :], -torch.inf)
+    for v, i in zip(vals, idx):  # undo the scratch writes
+        scores.scatter_(1, i[:, None, :], v[:, None, :])
     out = torch.stack(idx[:k], dim=-1)
     tied = torch.zeros_like(vals[0], dtype=torch.bool)
     for a, b in zip(vals[:-1], vals[1:]):
         tied |= a == b
     if tied.any():
-        out[tied] = scores[tied].topk(k, dim=-1).indices
+        e, n = torch.nonzero(tied, as_tuple=True)
+        out[e, n] = scores[e, :, n].topk(k, dim=-1).indices
     return out
-
-
-def _chunk(clf, emb, ids, supports, support_labels, queries, k, results) -> None:
-    s_idx, s_mask = pad([supports[i] for i in ids], 0)
-    s_lab, _ = pad([support_labels[i] for i in ids], 0)
-    q_idx, q_mask = pad([queries[i] for i in ids], 0)
-    pos, classes = class_positions(s_lab, s_mask)
-    c_max = classes.shape[1]
-    q = emb[torch.from_numpy(q_idx)]
-    s = emb[torch.from_numpy(s_idx)] * torch.from_numpy(s_mask)[..., None]  # zero padded rows
-    scores = batch_scores(clf, q, s, torch.from_numpy(s_mask), torch.from_numpy(pos), c_max)
-    kk = min(k, c_max)
-    top = topk_indices(scores.contiguous(), kk)  # (E, Q, kk); every row has exactly c_max classes
-    labels = torch.gather(torch.from_numpy(classes)[:, None, :].expand(-1, q.shape[1], -1), 2, top).numpy()
-    for j, i in enumerate(ids):
-        results[i][:, :kk] = labels[j, : len(queries[i])]
 
 
 def classify_fold(

@@ -47,11 +47,14 @@ def _episodes(rng: np.random.Generator, labels: np.ndarray, n: int):
 
 
 @pytest.mark.parametrize("name", list(CLASSIFIERS))
-def test_batched_topk_equals_the_loop(name):
+@pytest.mark.parametrize("few_queries", [False, True])  # scores every row / only each episode's queries
+def test_batched_topk_equals_the_loop(name, few_queries):
     rng = np.random.default_rng(3)
     labels = rng.integers(0, 9, 300)
     emb = F.normalize(torch.from_numpy(rng.normal(size=(300, 10))).float(), dim=1)
     sup, sup_lab, qry = _episodes(rng, labels, 40)
+    if few_queries:
+        qry = [q[::5] for q in qry]
     got = fastpath.predict_topk_batched(CLASSIFIERS[name](), emb, sup, sup_lab, qry, k=2)
     for s, sl, q, g in zip(sup, sup_lab, qry, got):
         want = np.full((len(q), 2), -1, np.int64)
@@ -61,18 +64,21 @@ def test_batched_topk_equals_the_loop(name):
         np.testing.assert_array_equal(g, want)
 
 
-def test_batched_scores_match_the_classifier():
+@pytest.mark.parametrize("gram", [True, False])
+@pytest.mark.parametrize("own_rows", [True, False])
+def test_row_scores_match_the_classifier(gram, own_rows):
     rng = np.random.default_rng(0)
     emb = F.normalize(torch.randn(50, 8, generator=torch.Generator().manual_seed(0)), dim=1)
     s, lab = np.arange(12), rng.integers(0, 4, 12)
     lab[:4] = [0, 1, 2, 3]
-    q = np.arange(12, 50)
+    grid, occupied, classes = fastpath.support_grid([s], [lab])
+    np.testing.assert_array_equal(classes[0], np.arange(4))
     for make in CLASSIFIERS.values():
         clf = make()
-        want = clf.fit(emb[s], torch.from_numpy(lab)).scores(emb[q])
-        pos, classes = fastpath.class_positions(lab[None], np.ones((1, 12), bool))
-        got = fastpath.batch_scores(clf, emb[q][None], emb[s][None], torch.ones(1, 12, dtype=torch.bool),
-                                    torch.from_numpy(pos), classes.shape[1])[0]
+        rows = torch.arange(12, 50) if own_rows else torch.arange(50)
+        want = clf.fit(emb[s], torch.from_numpy(lab)).scores(emb[rows])
+        got = fastpath.row_scores(clf, emb, emb @ emb.T if gram else None, grid, occupied,
+                                  rows[None] if own_rows else None)[0].T
         torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
 
 
@@ -108,9 +114,10 @@ def test_evaluator_results_identical_with_and_without_batching(tiny, monkeypatch
     assert fast["metrics"] == slow["metrics"]
 
 
-def test_topk_indices_equal_torch_topk_with_ties():
+def test_topk_classes_equal_torch_topk_with_ties():
     g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 4, (3, 200, 9), generator=g).float()  # many exact ties
-    x[0] = torch.rand(200, 9, generator=g)  # and rows without ties
+    x = torch.randint(0, 4, (3, 9, 200), generator=g).float()  # many exact ties
+    x[0] = torch.rand(9, 200, generator=g)  # and rows without ties
     for k in (1, 2):
-        torch.testing.assert_close(fastpath.topk_indices(x, k), x.topk(k, dim=-1).indices, rtol=0, atol=0)
+        want = x.transpose(1, 2).topk(k, dim=-1).indices
+        torch.testing.assert_close(fastpath.topk_classes(x.clone(), k), want, rtol=0, atol=0)
