@@ -124,3 +124,27 @@ def test_max_rule_does_not_tie_when_sigma_saturates():
     support = torch.tensor([[1.0, 0.0], [0.8, 0.6]])
     clf = SimilarityClassifier("max", alpha=10.0, beta=0.0).fit(support, torch.tensor([0, 1]))
     assert int(clf.predict_topk(torch.tensor([[0.8, 0.6]]))[0, 0]) == 1
+
+
+def test_alpha_floor_keeps_the_head_off_the_alpha_zero_saddle():
+    head = DualPathHead(16, 4, alpha=0.01)
+    head.bound_alpha(1.0)
+    assert head.alpha.item() == 1.0
+    head.bound_alpha(0.0)  # floor 0: the thesis's free α, left as it is
+    assert head.alpha.item() == 1.0
+    x, y = _blobs()
+    x = x * 0 + torch.randn(1, 16)  # no signal at all: the loss alone shrinks α towards 0
+    cfg = {"epochs": 3, "warmup_epochs": 0}
+    free = train_head(DualPathHead(16, 4), x, y, {**cfg, "alpha_min": 0.0}, seed=0)
+    bounded = train_head(DualPathHead(16, 4), x, y, {**cfg, "alpha_min": 1.5}, seed=0)
+    assert abs(free.alpha.item()) < 1.5 <= abs(bounded.alpha.item())
+
+
+def test_input_norm_makes_the_head_blind_to_a_feature_offset_and_scale():
+    x = torch.randn(32, 8)
+    head = DualPathHead(8, 4, dropout=0.0, input_norm=True).train()
+    torch.manual_seed(0)
+    a = head(x)
+    torch.manual_seed(0)  # the layers' dropout masks repeat
+    b = head(3 * x + 7)
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)

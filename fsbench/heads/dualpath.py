@@ -46,7 +46,9 @@ class DualPathHead(EmbeddingHead):
     """Backbone features (N, D) → unit embeddings (N, f) with a learned α, β similarity.
 
     `widths` are the output widths of the stacked dual-path layers (each must exceed the one
-    before); `dropout` is the rate before the final projection (0.5 in Fig 3.9).
+    before); `dropout` is the rate before the final projection (0.5 in Fig 3.9); `input_norm`
+    standardises the backbone features first (BatchNorm, no affine): not in the thesis, but
+    pose-net features with a large shared offset and small spread made the head collapse.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class DualPathHead(EmbeddingHead):
         dropout: float = 0.5,
         alpha: float = 2.0,
         beta: float = 0.0,
+        input_norm: bool = False,
     ) -> None:
         super().__init__()
         widths = list(widths) if widths is not None else default_widths(in_features)
@@ -67,6 +70,7 @@ class DualPathHead(EmbeddingHead):
                 raise ValueError(f"dual-path widths must not shrink ({c} → {w}); got {widths}")
             layers.append(LinearDualPathLayer(c, w - c))
             c = w
+        self.norm = nn.BatchNorm1d(in_features, affine=False) if input_norm else nn.Identity()
         self.layers = nn.Sequential(*layers)
         self.dropout = nn.Dropout(dropout)
         self.project = nn.Linear(c, out_features)
@@ -74,7 +78,18 @@ class DualPathHead(EmbeddingHead):
         self.beta = nn.Parameter(torch.tensor(float(beta)))
 
     def forward(self, features: Tensor) -> Tensor:
-        return F.normalize(self.project(self.dropout(self.layers(features))), dim=1)
+        return F.normalize(self.project(self.dropout(self.layers(self.norm(features)))), dim=1)
+
+    @torch.no_grad()
+    def bound_alpha(self, floor: float) -> None:
+        """Keep |α| ≥ `floor` (after each optimiser step).
+
+        α = 0 is a saddle of σ(β + α²·a·b): every gradient through the embedding vanishes with
+        it, and on Massey the head fell into it within a few epochs (learned α ≈ 0.05, chance
+        accuracy). The thesis leaves α free (floor 0); hand2vec trains with floor 1.
+        """
+        if floor > 0:
+            self.alpha.copy_(self.alpha.abs().clamp_min(floor))
 
     def logits(self, a: Tensor, b: Tensor) -> Tensor:
         """β + α²·a·bᵀ: the pre-sigmoid similarity the loss and classifiers use."""

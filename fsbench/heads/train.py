@@ -28,6 +28,7 @@ HEAD_DEFAULTS: dict[str, Any] = {
     "momentum": 0.9,
     "weight_decay": 5e-4,
     "beta_weight": 0.25,
+    "alpha_min": 0.0,  # the thesis leaves α free; hand2vec sets 1
 }
 
 
@@ -35,7 +36,8 @@ def train_head(head: DualPathHead, features: Tensor, labels: Tensor, config: dic
     """Fit `head` in place on (features, labels) and return it in eval mode.
 
     Config keys (defaults in HEAD_DEFAULTS): epochs, warmup_epochs, warmup_lr, lr_max, lr_min,
-    restarts, batch_size, momentum, weight_decay, beta_weight, num_classes (default: the
+    restarts, batch_size, momentum, weight_decay, beta_weight, alpha_min (|α| floor, see
+    `DualPathHead.bound_alpha`), num_classes (default: the
     number of distinct labels, which sets pos_weight = |C| − 1).
     """
     cfg = {**HEAD_DEFAULTS, **config}
@@ -74,5 +76,6 @@ def train_head(head: DualPathHead, features: Tensor, labels: Tensor, config: dic
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
+                    head.bound_alpha(cfg["alpha_min"])
                     bar.advance(task)
     return head.eval()

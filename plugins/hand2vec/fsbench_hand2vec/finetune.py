@@ -61,6 +61,7 @@ class Hand2VecFT(Hand2Vec):
             return pairwise_siamese_loss(model(x), labels[idx], self.head.alpha, self.head.beta,
                                          n_classes, self.config["beta_weight"])
 
-        _loop(model, len(images), sub_config(self.config, "ft_"), seed, step_loss, "fine-tuning backbone + head")
+        _loop(model, len(images), sub_config(self.config, "ft_"), seed, step_loss, "fine-tuning backbone + head",
+              clip=5.0, after_step=lambda: self.head.bound_alpha(self.config["head_alpha_min"]), prefix="ft_")
         self.backbone.net.eval()
         self.backbone._fingerprint = None  # weights changed: features must be recomputed

@@ -74,6 +74,7 @@ class Hand2Vec(HeadMethod):
         # head recipe
         "head_epochs": 30, "head_warmup_epochs": 2, "head_batch_size": 256,
         "head_lr_max": 0.1, "head_lr_min": 1e-4, "head_dropout": 0.5, "head_widths": None,
+        "head_alpha_min": 1.0, "head_input_norm": True,  # |α| floor: α → 0 is a saddle the head fell into on Massey (docs/hand2vec.md)
         "beta_weight": 0.25,
         # torch intra-op threads during fit/embed (0: torch's default). On a shared, oversubscribed
         # CPU, 1 thread trains ~7x faster than 2 (OpenMP barrier spinning; measured here).
@@ -161,7 +162,8 @@ class Hand2Vec(HeadMethod):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             head = DualPathHead(self.backbone.feature_dim, self.config["features"],
-                                widths=self.config["head_widths"], dropout=self.config["head_dropout"])
+                                widths=self.config["head_widths"], dropout=self.config["head_dropout"],
+                                input_norm=self.config["head_input_norm"])
         self.head = train_head(head, feats, torch.from_numpy(train.labels), head_cfg, seed)
 
     @torch.inference_mode()

@@ -36,8 +36,12 @@ def _loop(
     step_loss: Callable[[Tensor, torch.Generator], Tensor],
     desc: str,
     clip: float | None = None,
+    after_step: Callable[[], None] | None = None,
+    prefix: str = "backbone_",
 ) -> nn.Module:
-    """Shared epoch/step loop; `step_loss(indices, gen)` returns the mini-batch loss."""
+    """Shared epoch/step loop; `step_loss(indices, gen)` returns the mini-batch loss.
+
+    `prefix` names the method config keys `cfg` came from, for the divergence error."""
     cfg = {**BACKBONE_DEFAULTS, **cfg}
     schedule = LRSchedule.from_config(cfg)
     batch = max(2, min(int(cfg["batch_size"]), n))
@@ -59,13 +63,15 @@ def _loop(
                     if not torch.isfinite(loss):  # never cache a NaN network as if it were trained
                         raise FsbenchError(
                             f"{desc} diverged (loss {loss.item()} at epoch {epoch}); "
-                            "lower backbone_lr_max or raise backbone_batch_size"
+                            f"lower {prefix}lr_max or raise {prefix}batch_size"
                         )
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     if clip is not None:  # small CPU batches at the thesis's lr (set for batch 1024) blow up
                         nn.utils.clip_grad_norm_(model.parameters(), clip)
                     opt.step()
+                    if after_step is not None:
+                        after_step()
                     bar.advance(task)
     return model.eval()
 
