@@ -120,7 +120,8 @@ def row_scores(
     """(E, C, R): what `clf.fit(episode support).scores(rows)` gives, transposed.
 
     The scored rows are every row of `emb` (cols None) or, per episode, the rows `cols` (E, R).
-    `dots` is emb·embᵀ (row r = support r against every row) or None to compute dots on demand.
+    `dots` is emb·embᵀ (row r = support r against every row), used when every row is scored,
+    or None to compute dots on demand.
     Sums run slot by slot in support order, as the classifiers' own sums do.
     """
     e, c, s_max = grid.shape
@@ -136,13 +137,13 @@ def row_scores(
             return torch.bmm(F.normalize(protos, dim=2), F.normalize(scored, dim=2).transpose(1, 2))
         return -torch.cdist(protos, scored).pow(2)
     assert type(clf) is SimilarityClassifier
+    scored_t = emb[cols].transpose(1, 2).contiguous() if cols is not None else None  # (E, f, R)
 
     def support_dots(rows: Tensor) -> Tensor:  # (E, …) support rows → (E, …, R) dots with the scored rows
         if cols is None:
             return dots[rows] if dots is not None else emb[rows] @ emb.T
-        if dots is not None:
-            return dots[rows[..., None], cols.view(e, *[1] * (rows.ndim - 1), -1)]
-        return torch.bmm(emb[rows].view(e, -1, emb.shape[1]), emb[cols].transpose(1, 2)).view(*rows.shape, -1)
+        # a few queries each: one small bmm beats gathering single elements out of emb·embᵀ
+        return torch.bmm(emb[rows].view(e, -1, emb.shape[1]), scored_t).view(*rows.shape, -1)
 
     def logits(rows: Tensor) -> Tensor:
         return clf.beta + clf.alpha**2 * support_dots(rows)
@@ -178,26 +179,28 @@ def predict_topk_batched(
     (20-way unseen-class) only each episode's own queries are.
     """
     results: list[np.ndarray] = [np.full((len(q), k), -1, np.int64) for q in queries]
-    live = [i for i in range(len(supports)) if len(supports[i]) and len(queries[i])]
+    live = np.array([i for i in range(len(supports)) if len(supports[i]) and len(queries[i])], np.int64)
+    if not len(live):
+        return results
     emb = emb.float().contiguous()
-    dots = emb @ emb.T if len(emb) <= GRAM_MAX_ROWS else None
-    own_queries = np.mean([len(queries[i]) for i in live] or [0]) < 0.5 * len(emb)
+    own_queries = np.mean([len(queries[i]) for i in live]) < 0.5 * len(emb)
+    dots = emb @ emb.T if len(emb) <= GRAM_MAX_ROWS and not own_queries else None
+    grid, occupied, classes = support_grid([supports[i] for i in live], [support_labels[i] for i in live])
+    n_cls = (classes >= 0).sum(axis=1)
+    softmax = getattr(clf, "rule", None) == "softmax"
     # topk breaks exact ties (a saturated σ gives many) by position in the row, so a padded
     # class column would change the winner: each chunk holds episodes with one class count
-    counts = [np.unique(support_labels[i], return_counts=True)[1] for i in live]
-    n_cls = [len(n) for n in counts]
-    for c in sorted(set(n_cls)):
-        group = [i for i, n in zip(live, n_cls) if n == c]
-        s_max = max(n.max() for n, m in zip(counts, n_cls) if m == c)
-        width = max(len(queries[i]) for i in group) if own_queries else len(emb)
-        per = c * width * (s_max if getattr(clf, "rule", None) == "softmax" else 2)
-        step = max(1, CHUNK_ELEMENTS // per)
+    for c in np.unique(n_cls):
+        group = np.flatnonzero(n_cls == c)
+        width = max(len(queries[i]) for i in live[group]) if own_queries else len(emb)
+        step = max(1, CHUNK_ELEMENTS // (c * width * (grid.shape[2] if softmax else 2)))
         for start in range(0, len(group), step):
-            ids = group[start : start + step]
-            grid, occupied, classes = support_grid([supports[i] for i in ids], [support_labels[i] for i in ids])
+            rows = group[start : start + step]
+            ids = live[rows]
             cols = torch.from_numpy(pad([queries[i] for i in ids], 0)[0]) if own_queries else None
-            top = topk_classes(row_scores(clf, emb, dots, grid, occupied, cols).contiguous(), min(k, c))
-            labels = np.take_along_axis(classes[:, None, :], top.numpy(), 2)  # (E, R, kk)
+            scores = row_scores(clf, emb, dots, grid[rows, :c], occupied[rows, :c], cols)
+            top = topk_classes(scores.contiguous(), min(k, c))
+            labels = np.take_along_axis(classes[rows, None, :c], top.numpy(), 2)  # (E, R, kk)
             for j, i in enumerate(ids):
                 results[i][:, : labels.shape[2]] = labels[j, : len(queries[i])] if own_queries else labels[j, queries[i]]
     return results
