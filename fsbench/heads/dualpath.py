@@ -86,7 +86,7 @@ class DualPathHead(EmbeddingHead):
 
         α = 0 is a saddle of σ(β + α²·a·b): every gradient through the embedding vanishes with
         it, and on Massey the head fell into it within a few epochs (learned α ≈ 0.05, chance
-        accuracy). The thesis leaves α free (floor 0); hand2vec trains with floor 1.
+        accuracy). The thesis leaves α free (floor 0); hand2vec-ft trains with floor 1.
         """
         if floor > 0:
             self.alpha.copy_(self.alpha.abs().clamp_min(floor))

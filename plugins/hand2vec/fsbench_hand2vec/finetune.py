@@ -42,7 +42,9 @@ class Hand2VecFT(Hand2Vec):
     demo_config: ClassVar[dict[str, Any]] = {}  # end-to-end fine-tuning is too slow for the demo
     default_config: ClassVar[dict[str, Any]] = {
         **Hand2Vec.default_config,
-        "ft_epochs": 8, "ft_warmup_epochs": 1, "ft_batch_size": 64, "ft_lr_max": 0.05, "ft_lr_min": 1e-4,
+        "ft_epochs": 8, "ft_warmup_epochs": 1, "ft_batch_size": 64, "ft_lr_max": 0.01, "ft_lr_min": 1e-4,
+        # end-to-end training moves the features under the head: keep it off the α → 0 saddle
+        "head_alpha_min": 1.0, "head_input_norm": True,
     }
 
     def _fit(self, train: DatasetView, seed: int) -> None:
