@@ -28,6 +28,10 @@ BACKBONE_DEFAULTS: dict[str, Any] = {
 }
 
 
+#: steps with a non-finite loss or gradient that a run may skip before it counts as diverged
+MAX_BAD_STEPS = 10
+
+
 def _loop(
     model: nn.Module,
     n: int,
@@ -49,6 +53,7 @@ def _loop(
     opt = torch.optim.SGD(model.parameters(), lr=schedule(0), momentum=cfg["momentum"],
                           nesterov=True, weight_decay=cfg["weight_decay"])
     model.to(memory_format=torch.channels_last).train()
+    bad = 0
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
@@ -60,15 +65,20 @@ def _loop(
                     for g in opt.param_groups:
                         g["lr"] = schedule(epoch + step / steps)
                     loss = step_loss(perm[step * batch : (step + 1) * batch], gen)
-                    if not torch.isfinite(loss):  # never cache a NaN network as if it were trained
-                        raise FsbenchError(
-                            f"{desc} diverged (loss {loss.item()} at epoch {epoch}); "
-                            f"lower {prefix}lr_max or raise {prefix}batch_size"
-                        )
                     opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if clip is not None:  # small CPU batches at the thesis's lr (set for batch 1024) blow up
-                        nn.utils.clip_grad_norm_(model.parameters(), clip)
+                    if torch.isfinite(loss):
+                        loss.backward()
+                        # small CPU batches at the thesis's lr (set for batch 1024) blow up
+                        norm = nn.utils.clip_grad_norm_(model.parameters(), clip or float("inf"))
+                    if not torch.isfinite(loss) or not torch.isfinite(norm):  # skip the step, not the run
+                        bad += 1
+                        if bad > MAX_BAD_STEPS:  # never cache a NaN network as if it were trained
+                            raise FsbenchError(
+                                f"{desc} diverged ({bad} steps with a non-finite loss or gradient, last at "
+                                f"epoch {epoch}); lower {prefix}lr_max or raise {prefix}batch_size"
+                            )
+                        bar.advance(task)
+                        continue
                     opt.step()
                     if after_step is not None:
                         after_step()

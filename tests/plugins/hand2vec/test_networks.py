@@ -102,4 +102,8 @@ def test_training_loop_refuses_to_return_a_diverged_network():
     model = torch.nn.Linear(2, 2)
     cfg = {"epochs": 1, "warmup_epochs": 0, "batch_size": 2}
     with pytest.raises(FsbenchError, match="diverged"):
-        _loop(model, 4, cfg, 0, lambda idx, gen: model.weight.sum() * float("nan"), "toy net")
+        _loop(model, 40, cfg, 0, lambda idx, gen: model.weight.sum() * float("nan"), "toy net")
+    # a rare bad step (one in twenty) is skipped: the run goes on and the weights stay finite
+    calls = iter(range(100))
+    _loop(model, 40, cfg, 0, lambda idx, gen: model.weight.sum() * (float("nan") if next(calls) == 3 else 1.0), "toy")
+    assert torch.isfinite(model.weight).all()
