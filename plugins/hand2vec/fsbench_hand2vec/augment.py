@@ -24,7 +24,14 @@ def photometric(images: Tensor, blur: bool = True, jitter: float = 0.4) -> Tenso
     if jitter:
         ops.append(v2.ColorJitter(jitter, jitter, 0 if gray else jitter, 0 if gray else 0.1))
     t = v2.Compose(ops)
-    return torch.stack([t(im) for im in images]).clamp_(0, 1)
+    out = torch.stack([t(im) for im in images])
+    # On this machine a jittered image very rarely comes back with NaNs (once in ~11 k images
+    # during hand2vec-ft, and not again when replayed from the same RNG state); one such batch
+    # poisons every BatchNorm running statistic. Such an image is used un-jittered instead.
+    bad = ~torch.isfinite(out).flatten(1).all(dim=1)
+    if bad.any():
+        out[bad] = images[bad]
+    return out.clamp_(0, 1)
 
 
 def noise_and_cutout(x: Tensor, gen: torch.Generator, noise: float = 0.01, cutout: int = 8) -> Tensor:
