@@ -114,8 +114,10 @@ def prepare(dataset: str, raw: Path | None, out_dir: Path | None, push_repo: str
 @click.option("--cross-condition", is_flag=True, help="Support from one recording condition, queries from the others.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="JSON/TOML method config.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override one config key.")
+@click.option("--dev", is_flag=True,
+              help="Tune, don't test: run the split inside the first fold's training rows (docs/protocols.md).")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), help="Results JSON path.")
-def run(method, dataset, split, shots, episodes, seed, ways, cross_condition, config_path, overrides, out_path) -> None:
+def run(method, dataset, split, shots, episodes, seed, ways, cross_condition, dev, config_path, overrides, out_path) -> None:
     """Evaluate METHOD on DATASET under SPLIT and write a results JSON."""
     from fsbench.evaluate import RunRequest
     from fsbench.evaluate import run as run_request
@@ -125,10 +127,10 @@ def run(method, dataset, split, shots, episodes, seed, ways, cross_condition, co
     request = RunRequest(
         method=method, dataset=dataset, split=split, shots=_parse_shots(shots), episodes=episodes,
         seed=seed, ways=ways, cross_condition=cross_condition,
-        config=_load_config(config_path, overrides),
+        config=_load_config(config_path, overrides), dev=dev,
     )
     results = run_request(request)
-    tag = "-xc" if cross_condition else ""
+    tag = ("-xc" if cross_condition else "") + ("-dev" if dev else "")
     path = out_path or Path("runs") / f"{method}__{Path(dataset).name}__{split}{tag}__seed{seed}.json"
     write_results(path, results)
     out.print(results_table(results))

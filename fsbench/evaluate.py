@@ -20,6 +20,7 @@ import torch
 from fsbench import fastpath, registry
 from fsbench.api import Method
 from fsbench.data.dataset import DatasetView, FsDataset
+from fsbench.devset import development_set
 from fsbench.errors import FsbenchError, ProtocolError
 from fsbench.metrics import Predictions, summarise
 from fsbench.progress import progress_bar
@@ -47,6 +48,7 @@ class RunRequest:
     ways: int | None = None
     cross_condition: bool = False
     config: dict[str, Any] = field(default_factory=dict)
+    dev: bool = False  # run inside the first fold's training rows (fsbench.devset)
 
 
 def make_method(name: str, config: dict[str, Any]) -> Method:
@@ -64,6 +66,8 @@ def run(request: RunRequest, data: FsDataset | None = None) -> dict[str, Any]:
     method = make_method(request.method, request.config)
     split = registry.get("splits", request.split)()
     data = data if data is not None else resolve_dataset(request.dataset)
+    if request.dev:
+        data = development_set(data, split, request.seed)
     if any(s < 0 for s in request.shots) or request.episodes < 1:
         raise ProtocolError("--shots must be ≥ 0 and --episodes ≥ 1")
     folds = split.folds(data, request.seed)
@@ -207,6 +211,7 @@ def _assemble(request, method, data, split_name, folds, plan, collected, seed) -
             "seed": request.seed,
             "ways": request.ways,
             "cross_condition": request.cross_condition,
+            "development": request.dev,
             "small_class_policy": SMALL_CLASS_POLICY,
             "episodes_sha256": {f"S={s}": episodes_manifest(data, eps) for s, eps in plan.items()},
             "capped_classes": {f"S={s}": int(sum(e.capped_classes for e in eps)) for s, eps in plan.items()},

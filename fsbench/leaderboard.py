@@ -175,6 +175,8 @@ def publish(results_path: Path, boards_dir: Path) -> Path:
     """Validate a results file and add (or replace) its entry on its board; return the board path."""
     results_path = Path(results_path)
     results = read_results(results_path)
+    if results["protocol"].get("development"):
+        raise ResultsError(f"{results_path} is a development run (--dev, tuning data only); publish the run without --dev")
     check_manifest(results, str(results_path))
     name = board_name(results)
     path = Path(boards_dir) / f"{name}.json"

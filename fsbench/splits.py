@@ -135,6 +135,10 @@ class UnseenClass(SignerSplit):
             unseen = np.sort(rng.permutation(len(names))[: max(2, len(names) // 5)])
         is_test = np.isin(data.labels, unseen)
         test, train = np.flatnonzero(is_test), np.flatnonzero(~is_test)
+        if not len(train):
+            raise ProtocolError(
+                f"unseen-class on {data.name!r} holds out all {len(names)} classes: no class left to train on"
+            )
         signers = tuple(data.signer_names)
         return [Fold("unseen-classes", "unseen-class", train, test, signers, signers, tuple(unseen.tolist()))]
 

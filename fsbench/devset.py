@@ -1,0 +1,31 @@
+"""Development sets: choose hyperparameters without touching a split's test rows.
+
+`development_set(data, split, seed)` is the first fold's *training* rows as a dataset of their own,
+on which the same split runs again: leave-signer-out over the training signers only, or
+unseen-class over a seeded fifth of the training classes (no card, so no fixed unseen classes).
+A setting picked by its score here has never been scored on the real test rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from fsbench.api import SignerSplit
+from fsbench.data.dataset import FsDataset
+from fsbench.errors import ProtocolError
+
+
+def development_set(data: FsDataset, split: SignerSplit, seed: int) -> FsDataset:
+    """The first fold's training rows of `split` as a dataset named `<name>-dev`, labels 0..K−1."""
+    rows = split.folds(data, seed)[0].train
+    present = np.unique(data.labels[rows])
+    if len(present) < 2:
+        raise ProtocolError(f"{data.name}: the training rows of {split.name} hold {len(present)} class; no development set")
+    lut = np.full(len(data.class_names), -1, np.int64)
+    lut[present] = np.arange(len(present))
+    hf = data.hf.select(rows).map(lambda labels: {"label": lut[np.asarray(labels)]}, batched=True,
+                                  input_columns="label")
+    key = hashlib.sha256(f"{data.content_hash}|dev|{split.name}|{seed}".encode()).hexdigest()
+    return FsDataset(f"{data.name}-dev", hf, [data.class_names[c] for c in present], key, data.revision)
