@@ -97,9 +97,9 @@ class MediaPipeLandmarks(HeadMethod, _LandmarkMethod):
     default_config: ClassVar[dict[str, Any]] = {
         **LANDMARK_DEFAULTS,
         # 63 landmark floats are far fewer than a CNN's 128 features: the thesis's 8-layer head at
-        # lr 0.1 / dropout 0.5 collapsed (α → 0.02, 11-20 % top-1); two layers at lr 0.003 do not.
-        # Chosen on one fold (signer 5 held out), see docs/mediapipe-landmarks.md.
-        "features": 16,  # f, the embedding size
+        # lr 0.1 collapses (α → 0.05). lr 0.003, two layers and f = 32 were selected with
+        # `fsbench run --dev` (training signers only), see docs/mediapipe-landmarks.md.
+        "features": 32,  # f, the embedding size
         "classifier": "max",  # max | mean | softmax (eqs 3.24–3.26)
         "head_epochs": 30, "head_warmup_epochs": 2, "head_batch_size": 256,
         "head_lr_max": 0.003, "head_lr_min": 1e-4, "head_dropout": 0.1, "head_widths": [79, 95],
