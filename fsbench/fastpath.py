@@ -1,10 +1,11 @@
 """Batched episode classification: hundreds of episodes of one fold in a few tensor ops.
 
 Every episode of a fold draws its support and queries from the same cached test embeddings,
-so a batch of episodes is just index arrays into them, and since an episode's queries are
-nearly all of those embeddings, every episode scores all of them: the pairwise dots emb·embᵀ
-are computed once per fold, an episode's scores are a gather of its support rows, a per-class
-max (or sum) over slots and one top-k — no Python work per query, no matmul per episode. Only classifiers whose `scores` this module reproduces op for op are batched
+so a batch of episodes is just index arrays into them. When an episode's queries are nearly all
+of those embeddings (leave-signer-out), every row is scored: emb·embᵀ is computed once per fold
+and an episode's scores are a gather of its support rows; when they are a few (20-way), one
+small bmm scores just them. Then a per-class max (or sum) over slots and one top-k: no Python
+work per query. Only classifiers whose `scores` this module reproduces op for op are batched
 (`SimilarityClassifier`, `PrototypeClassifier`, matched by exact type so a subclass that
 changes `scores` is never silently replaced); every other classifier keeps the loop.
 """

@@ -189,9 +189,6 @@ class DatasetView:
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, H, W, C) → float (N, C, H, W) in [0, 1]."""
-    # .float() copies, so a read-only memmap is safe to wrap; say so instead of warning
-    arr = np.ascontiguousarray(images)
-    if not arr.flags.writeable:
-        arr = arr.copy()
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div_(255)
+    # one copy, straight to float: wrapping a read-only memmap first would make torch warn
+    return torch.from_numpy(images.astype(np.float32)).permute(0, 3, 1, 2).div_(255)
 

@@ -28,7 +28,7 @@ HEAD_DEFAULTS: dict[str, Any] = {
     "momentum": 0.9,
     "weight_decay": 5e-4,
     "beta_weight": 0.25,
-    "alpha_min": 0.0,  # the thesis leaves α free; hand2vec sets 1
+    "alpha_min": 0.0,  # the thesis leaves α free; hand2vec-ft sets 1
 }
 
 

@@ -66,11 +66,12 @@ def _loop(
                         g["lr"] = schedule(epoch + step / steps)
                     loss = step_loss(perm[step * batch : (step + 1) * batch], gen)
                     opt.zero_grad(set_to_none=True)
-                    if torch.isfinite(loss):
+                    finite = bool(torch.isfinite(loss))
+                    if finite:
                         loss.backward()
                         # small CPU batches at the thesis's lr (set for batch 1024) blow up
-                        norm = nn.utils.clip_grad_norm_(model.parameters(), clip or float("inf"))
-                    if not torch.isfinite(loss) or not torch.isfinite(norm):  # skip the step, not the run
+                        finite = bool(torch.isfinite(nn.utils.clip_grad_norm_(model.parameters(), clip or float("inf"))))
+                    if not finite:  # skip the step, not the run
                         bad += 1
                         if bad > MAX_BAD_STEPS:  # never cache a NaN network as if it were trained
                             raise FsbenchError(
