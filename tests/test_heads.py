@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-from torch.nn import functional as F
 
 from fsbench import registry
 from fsbench.classifiers import SimilarityClassifier

@@ -14,7 +14,6 @@ from fsbench.data.dataset import FsDataset
 from fsbench.errors import FsbenchError
 from fsbench.splits import LeaveSignerOut
 from fsbench_hand2vec import method as method_mod
-from fsbench_hand2vec import pseudolabel
 from fsbench_hand2vec.method import Hand2Vec
 
 TINY = {

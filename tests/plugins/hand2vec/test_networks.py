@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-from torch import nn
 from torchvision.models.mobilenetv2 import InvertedResidual
 
 from fsbench import registry
