@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from fsbench import kernels
 from fsbench.api import LowShotClassifier
 from fsbench.classifiers import PrototypeClassifier, SimilarityClassifier
 
@@ -179,32 +180,109 @@ def predict_topk_batched(
     `emb` (leave-signer-out) every row is scored, sharing one emb·embᵀ; when they are a few
     (20-way unseen-class) only each episode's own queries are.
     """
-    results: list[np.ndarray] = [np.full((len(q), k), -1, np.int64) for q in queries]
-    live = np.array([i for i in range(len(supports)) if len(supports[i]) and len(queries[i])], np.int64)
-    if not len(live):
-        return results
-    emb = emb.float().contiguous()
-    own_queries = np.mean([len(queries[i]) for i in live]) < 0.5 * len(emb)
+    flat, starts = predict_topk_flat(clf, emb, supports, support_labels, queries, k)
+    return pieces(flat, starts)
+
+
+def predict_topk_flat(
+    clf: LowShotClassifier,
+    emb: Tensor,
+    supports: Sequence[np.ndarray],
+    support_labels: Sequence[np.ndarray],
+    queries: Sequence[np.ndarray],
+    k: int = 2,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`predict_topk_batched` as one (all queries, k) array and each episode's start in it."""
+    q_lens = np.fromiter((len(q) for q in queries), np.int64, len(queries))
+    starts = np.concatenate([[0], np.cumsum(q_lens)])
+    flat = np.full((starts[-1], k), -1, np.int64)
+    live = np.flatnonzero((np.fromiter((len(x) for x in supports), np.int64, len(supports)) > 0) & (q_lens > 0))
+    if len(live):
+        _predict_live(clf, emb.float().contiguous(), supports, support_labels, queries, k, live, flat, starts)
+    return flat, starts
+
+
+def pieces(flat: np.ndarray, starts: np.ndarray) -> list[np.ndarray]:
+    """flat[starts[i]:starts[i+1]] for every i: views, without np.split's per-piece overhead."""
+    return [flat[a:b] for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())]
+
+
+def flatten(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Ragged int arrays → (concatenation, starts) — the inverse of `pieces`."""
+    lens = np.fromiter((len(a) for a in arrays), np.int64, len(arrays))
+    flat = np.concatenate(arrays).astype(np.int64, copy=False) if len(arrays) else np.zeros(0, np.int64)
+    return flat, np.concatenate([[0], np.cumsum(lens)])
+
+
+def _predict_live(clf, emb, supports, support_labels, queries, k, live, flat, starts) -> None:
+    """Fill `flat` (all episodes' queries × k) for the episodes in `live`, a chunk at a time."""
+    q_lens = starts[1:] - starts[:-1]
+    own_queries = q_lens[live].mean() < 0.5 * len(emb)
     dots = emb @ emb.T if len(emb) <= GRAM_MAX_ROWS and not own_queries else None
     grid, occupied, classes = support_grid([supports[i] for i in live], [support_labels[i] for i in live])
     n_cls = (classes >= 0).sum(axis=1)
-    softmax = getattr(clf, "rule", None) == "softmax"
     # topk breaks exact ties (a saturated σ gives many) by position in the row, so a padded
     # class column would change the winner: each chunk holds episodes with one class count
     for c in np.unique(n_cls):
         group = np.flatnonzero(n_cls == c)
-        width = max(len(queries[i]) for i in live[group]) if own_queries else len(emb)
-        step = max(1, CHUNK_ELEMENTS // (c * width * (grid.shape[2] if softmax else 2)))
+        width = int(q_lens[live[group]].max()) if own_queries else len(emb)
+        # the fused max rule builds no score tensor: chunks only bound the bmm of own queries
+        fused = kernels_fit(min(k, c), c) and is_max_rule(clf) and (own_queries or dots is not None)
+        per_episode = width * (c * grid.shape[2] if fused or getattr(clf, "rule", None) == "softmax" else c * 2)
+        step = len(group) if fused and not own_queries else max(1, CHUNK_ELEMENTS // per_episode)
         for start in range(0, len(group), step):
             rows = group[start : start + step]
             ids = live[rows]
-            cols = torch.from_numpy(pad([queries[i] for i in ids], 0)[0]) if own_queries else None
-            scores = row_scores(clf, emb, dots, grid[rows, :c], occupied[rows, :c], cols)
-            top = topk_classes(scores.contiguous(), min(k, c))
-            labels = np.take_along_axis(classes[rows, None, :c], top.numpy(), 2)  # (E, R, kk)
-            for j, i in enumerate(ids):
-                results[i][:, : labels.shape[2]] = labels[j, : len(queries[i])] if own_queries else labels[j, queries[i]]
-    return results
+            qpad, qmask = pad([queries[i] for i in ids], 0)
+            cols = torch.from_numpy(qpad) if own_queries else None
+            jj, qq = np.nonzero(qmask)  # episode by episode, each one's queries in order
+            scored = qq if own_queries else qpad[qmask]  # each query's column in its episode's scores
+            args = (clf, emb, dots, grid[rows, :c], occupied[rows, :c], cols)
+            if kernels_fit(min(k, c), c):
+                top = kernel_topk(*args, jj, scored, min(k, c))
+            else:
+                top = topk_classes(row_scores(*args).contiguous(), min(k, c)).numpy()[jj, scored]
+            flat[starts[ids][jj] + qq, : top.shape[1]] = np.take(classes[rows, :c].ravel(), jj[:, None] * c + top)
+
+
+def kernels_fit(k: int, c: int) -> bool:
+    """True when `kernels.top2` can rank: numba is there, and a top-1 or top-2 of ≥ k+1 classes."""
+    return kernels.available() and k <= 2 and k < c
+
+
+def is_max_rule(clf: LowShotClassifier) -> bool:
+    return type(clf) is SimilarityClassifier and clf.rule == "max"
+
+
+def kernel_topk(
+    clf: LowShotClassifier, emb: Tensor, dots: Tensor | None, grid: np.ndarray, occupied: np.ndarray,
+    cols: Tensor | None, episode: np.ndarray, scored: np.ndarray, k: int,
+) -> np.ndarray:
+    """(N, k) top-k class positions of N queries (`episode`, `scored` column): `kernels.top2`, exactly.
+
+    The max rule is fused: its scores are read straight from emb·embᵀ (or one bmm of support
+    rows against the episode's own queries) and never built; other rules build `row_scores`.
+    """
+    e, c, s_max = grid.shape
+    if is_max_rule(clf) and (cols is not None or dots is not None):
+        if cols is None:  # every row scored: a support's scores are its row of emb·embᵀ
+            src, g = dots, grid
+        else:  # its own queries each: one bmm of all support rows against them
+            src = torch.bmm(emb[torch.from_numpy(grid).view(e, -1)], emb[cols].transpose(1, 2)).view(e * c * s_max, -1)
+            g = np.arange(e * c * s_max).reshape(e, c, s_max)
+        scale, shift = clf.alpha**2, clf.beta
+        exact = lambda en, rn: shift + scale * src[torch.from_numpy(g)[en], rn[:, None, None]].amax(dim=2)  # noqa: E731
+    else:
+        scores = row_scores(clf, emb, dots, grid, occupied, cols).contiguous()
+        src, g, scale, shift = scores.view(e * c, -1), np.arange(e * c).reshape(e, c, 1), 1.0, 0.0
+        exact = lambda en, rn: scores[en, :, rn]  # noqa: E731
+    col_starts = np.searchsorted(episode, np.arange(e + 1))
+    top, tied = kernels.top2(src.numpy(), g, src.shape[1], scale, shift, scored, col_starts)
+    top = top[:, :k]
+    if tied.any():  # equal scores: topk's own tie-breaking is the reference
+        t = np.flatnonzero(tied)
+        top[t] = exact(torch.from_numpy(episode[t]), torch.from_numpy(scored[t])).topk(k, dim=-1).indices.numpy()
+    return top
 
 
 def topk_classes(scores: Tensor, k: int) -> Tensor:
@@ -251,20 +329,18 @@ def classify_fold(
     row's position in `test_emb` is a binary search away; invalid rows are neither support
     nor scored queries.
     """
-    supports, s_labels, queries, q_oks = [], [], [], []
-    for ep in episodes:
-        s_pos = np.searchsorted(fold_test, ep.support)
-        q_pos = np.searchsorted(fold_test, ep.query)
-        s_keep = s_pos[test_valid[s_pos]]
-        q_ok = test_valid[q_pos]
-        supports.append(s_keep)
-        s_labels.append(labels[fold_test[s_keep]])
-        queries.append(q_pos[q_ok])
-        q_oks.append(q_ok)
-    preds = predict_topk_batched(clf, test_emb, supports, s_labels, queries, k)
-    rows = []
-    for ep, pred, q_ok in zip(episodes, preds, q_oks):
-        topk = np.full((len(q_ok), k), -1, np.int64)
-        topk[q_ok] = pred
-        rows.append((ep, labels[ep.query], topk, q_ok))
-    return rows
+    s_all, s_starts = flatten([ep.support for ep in episodes])
+    q_all, q_starts = flatten([ep.query for ep in episodes])
+    s_pos, q_pos = np.searchsorted(fold_test, s_all), np.searchsorted(fold_test, q_all)
+    s_ok, q_ok = test_valid[s_pos], test_valid[q_pos]
+    s_kept = s_pos[s_ok]
+    supports, s_labels = (pieces(a, kept_starts(s_ok, s_starts)) for a in (s_kept, labels[fold_test[s_kept]]))
+    flat, _ = predict_topk_flat(clf, test_emb, supports, s_labels, pieces(q_pos[q_ok], kept_starts(q_ok, q_starts)), k)
+    topk = np.full((len(q_all), k), -1, np.int64)
+    topk[q_ok] = flat
+    return list(zip(episodes, pieces(labels[q_all], q_starts), pieces(topk, q_starts), pieces(q_ok, q_starts)))
+
+
+def kept_starts(keep: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Where each piece of a flat array starts once the entries not in `keep` are dropped."""
+    return np.concatenate([[0], np.cumsum(keep)])[starts]

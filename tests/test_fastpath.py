@@ -46,9 +46,21 @@ def _episodes(rng: np.random.Generator, labels: np.ndarray, n: int):
     return sup, sup_lab, qry
 
 
+@pytest.fixture(params=["numba", "torch"])
+def engine(request, monkeypatch):
+    """Run a test with the numba kernel and again with the torch-only path."""
+    if request.param == "numba":
+        pytest.importorskip("numba")
+    else:
+        monkeypatch.setenv("FSBENCH_NUMBA", "0")
+    return request.param
+
+
 @pytest.mark.parametrize("name", list(CLASSIFIERS))
 @pytest.mark.parametrize("few_queries", [False, True])  # scores every row / only each episode's queries
-def test_batched_topk_equals_the_loop(name, few_queries):
+def test_batched_topk_equals_the_loop(name, few_queries, engine):
+    # embeddings in general position: exact ties between different dot products would be broken
+    # by rounding, which differs between BLAS's matrix shapes (the loop's and the batch's)
     rng = np.random.default_rng(3)
     labels = rng.integers(0, 9, 300)
     emb = F.normalize(torch.from_numpy(rng.normal(size=(300, 10))).float(), dim=1)
@@ -104,7 +116,7 @@ def test_only_known_classifier_types_are_batched():
 
 
 @pytest.mark.parametrize("classifier", ["prototype", "max", "softmax"])
-def test_evaluator_results_identical_with_and_without_batching(tiny, monkeypatch, classifier):
+def test_evaluator_results_identical_with_and_without_batching(tiny, monkeypatch, classifier, engine):
     request = evaluate.RunRequest("pixels", "tiny", "leave-signer-out", shots=[0, 1, 3], episodes=6, seed=2,
                                   config={"classifier": classifier})
     fast = evaluate.run(request, data=tiny)
@@ -121,3 +133,26 @@ def test_topk_classes_equal_torch_topk_with_ties():
     for k in (1, 2):
         want = x.transpose(1, 2).topk(k, dim=-1).indices
         torch.testing.assert_close(fastpath.topk_classes(x.clone(), k), want, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("slots", [1, 3])
+def test_kernel_top2_ranks_like_torch(slots):
+    """The fused kernel ranks shift + scale · (slot max) as torch rounds it, and flags every tie."""
+    kernels = pytest.importorskip("fsbench.kernels")
+    pytest.importorskip("numba")
+    g = torch.Generator().manual_seed(1)
+    e, c, width = 4, 7, 300  # width > one 128-column block
+    src = torch.randint(0, 6, (e * c * slots, width), generator=g).float() / 7  # many equal values
+    src[:, :150] += torch.rand(e * c * slots, 150, generator=g)  # and columns without ties
+    grid = np.arange(e * c * slots).reshape(e, c, slots)
+    scale, shift = 1.3**2, -0.2
+    cols = np.tile(np.arange(width), e)
+    starts = np.arange(e + 1) * width
+    top, tied = kernels.top2(src.numpy(), grid, width, scale, shift, cols, starts)
+    scores = shift + scale * src.view(e, c, slots, width).amax(dim=2)  # (E, C, W), as row_scores builds it
+    ranked = scores.transpose(1, 2).reshape(-1, c)
+    values = ranked.topk(3, dim=1).values
+    assert np.array_equal(tied, ((values[:, 0] == values[:, 1]) | (values[:, 1] == values[:, 2])).numpy())
+    assert 0 < tied.sum() < len(tied)
+    want = ranked.topk(2, dim=1).indices.numpy()
+    np.testing.assert_array_equal(top[~tied], want[~tied])
