@@ -130,3 +130,12 @@ def test_balanced_subset_keeps_class_shares():
     assert np.bincount(labels[idx]).tolist() == [20, 10, 5]
     assert (np.diff(idx) > 0).all()
     np.testing.assert_array_equal(idx, method_mod.balanced_subset(labels, 35, seed=0))
+
+
+def test_auto_backbone_settings_take_the_backbones_budget_and_keep_explicit_ones():
+    config = Hand2Vec({"backbone_epochs": 2}).config
+    pose = method_mod.resolve_budget(config, "posenet")
+    assert (pose["backbone_epochs"], pose["backbone_max_images"], pose["backbone_lr_max"]) == (2, 600, 0.02)
+    char = method_mod.resolve_budget(config, "charnet")
+    assert (char["backbone_epochs"], char["backbone_max_images"], char["backbone_lr_max"]) == (2, 0, 0.1)
+    assert all(c[k] != "auto" for c in (pose, char) for k in method_mod.BACKBONE_BUDGETS["posenet"])
