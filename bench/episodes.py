@@ -5,13 +5,16 @@
 Real folds and episodes — Massey leave-signer-out (36-way, every other image of the test
 signer a query: ~800 queries) and Omniglot unseen-class 20-way (~380 queries) at S = 1 and
 5 — with synthetic unit embeddings with class structure (f = 10, as hand2vec's): the
-classifier cost does not depend on what produced the embeddings. Both paths run in this
-process through the evaluator's own `_classify_fold`; their top-2 predictions must be
+classifier cost does not depend on what produced the embeddings. Every path runs in this
+process through the evaluator's own `_classify_fold`, with one thread as the evaluator runs
+it: the per-episode loop (baseline), the batched path in torch alone (FSBENCH_NUMBA=0) and
+with the numba kernel (the default when numba is installed); their top-2 predictions must be
 identical. "similarities/s" counts query × support pairs, the work the max rule cannot skip.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -24,7 +27,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
-from fsbench import evaluate, fastpath, registry  # noqa: E402
+from fsbench import evaluate, fastpath, kernels, registry  # noqa: E402
 from fsbench.data.hub import resolve_dataset  # noqa: E402
 from fsbench.runtime import torch_threads  # noqa: E402
 from fsbench.splits import EpisodeSpec, sample_episodes  # noqa: E402
@@ -51,19 +54,21 @@ def _embeddings(labels: np.ndarray, signers: np.ndarray, f: int = 10) -> torch.T
     return F.normalize(x, dim=1)
 
 
-def _run(method, data, fold, f_i, plan, emb, batched: bool, threads: int) -> tuple[float, dict]:
+def _run(method, data, fold, f_i, plan, emb, path: str) -> tuple[float, dict]:
     test_emb, valid = emb[fold.test], np.ones(len(fold.test), bool)
     collected = {s: [] for s in plan}
     original = fastpath.batchable
-    if not batched:
+    if path == "loop":
         fastpath.batchable = lambda clf: False
+    os.environ["FSBENCH_NUMBA"] = "1" if path == "numba" else "0"
     try:
-        with torch_threads(threads):
+        with torch_threads(1):
             t = common.timeit(lambda: evaluate._classify_fold(method, data, fold, f_i, plan, {s: [] for s in plan},
                                                               test_emb, valid, None, None), repeats=3)
             evaluate._classify_fold(method, data, fold, f_i, plan, collected, test_emb, valid, None, None)
     finally:
         fastpath.batchable = original
+        os.environ.pop("FSBENCH_NUMBA")
     return t, collected
 
 
@@ -87,22 +92,26 @@ def main() -> None:
             n_sims = n_query * int(np.mean([len(e.support) for e in eps]))
             for clf in ("max", "prototype"):
                 method = _Method(clf)
-                t_loop, slow = _run(method, data, fold, 0, {shots: eps[:n_loop]}, emb, False, 1)
+                t_loop, slow = _run(method, data, fold, 0, {shots: eps[:n_loop]}, emb, "loop")
                 loop_eps = n_loop / t_loop
-                for threads in (1, 2):
-                    t_fast, fast = _run(method, data, fold, 0, {shots: eps}, emb, True, threads)
-                    same = all(np.array_equal(a[2], b[2]) for a, b in zip(slow[shots], fast[shots][:n_loop]))
-                    acc = np.mean(np.concatenate([(p[:, 0] == t) for _, t, p, _ in fast[shots]]))
-                    for path, eps_s, th in (("per-episode loop", loop_eps, 1), ("batched (fastpath)", len(eps) / t_fast, threads)):
-                        if path == "per-episode loop" and threads == 2:
-                            continue
-                        rows.append({
-                            "episodes": case, "path": path, "threads": th, "S": shots, "classifier": clf,
-                            "queries/episode": n_query, "episodes/s": round(eps_s, 1),
-                            "queries/s": round(eps_s * n_query), "similarities/s": f"{eps_s * n_sims:.2e}",
-                            "× loop": round(eps_s / loop_eps, 1), "identical": same, "top-1": round(float(acc), 4),
-                        })
-    cols = ["episodes", "path", "threads", "S", "classifier", "queries/episode", "episodes/s", "queries/s",
+                for path, label in (("loop", "per-episode loop"), ("torch", "batched, torch"),
+                                    ("numba", "batched, numba kernel")):
+                    if path == "numba" and not kernels.available():
+                        continue
+                    if path == "loop":
+                        eps_s, same, got = loop_eps, True, slow[shots]
+                    else:
+                        t_fast, fast = _run(method, data, fold, 0, {shots: eps}, emb, path)
+                        eps_s, got = len(eps) / t_fast, fast[shots]
+                        same = all(np.array_equal(a[2], b[2]) for a, b in zip(slow[shots], got[:n_loop]))
+                    acc = np.mean(np.concatenate([(p[:, 0] == t) for _, t, p, _ in got]))
+                    rows.append({
+                        "episodes": case, "path": label, "S": shots, "classifier": clf,
+                        "queries/episode": n_query, "episodes/s": round(eps_s, 1),
+                        "queries/s": round(eps_s * n_query), "similarities/s": f"{eps_s * n_sims:.2e}",
+                        "× loop": round(eps_s / loop_eps, 1), "identical": same, "top-1": round(float(acc), 4),
+                    })
+    cols = ["episodes", "path", "S", "classifier", "queries/episode", "episodes/s", "queries/s",
             "similarities/s", "× loop", "identical", "top-1"]
     common.show("episode evaluation on cached embeddings (first fold of each split)", rows, cols)
     path = common.write("episodes", rows, {"episodes_loop": n_loop, "episodes_batched": n_fast})

@@ -134,10 +134,11 @@ def row_scores(
         for s in range(1, s_max):
             protos = protos + emb[g[:, :, s]] * occ[:, :, s, None]
         protos = protos / occ.sum(dim=2, keepdim=True)
-        scored = emb.expand(e, -1, -1) if cols is None else emb[cols]  # (E, R, f)
-        if clf.metric == "cosine":
-            return torch.bmm(F.normalize(protos, dim=2), F.normalize(scored, dim=2).transpose(1, 2))
-        return -torch.cdist(protos, scored).pow(2)
+        if clf.metric == "cosine":  # normalising is per row: the same values, once per row of emb
+            unit = F.normalize(emb, dim=1)
+            scored = unit.expand(e, -1, -1) if cols is None else unit[cols]  # (E, R, f)
+            return torch.bmm(F.normalize(protos, dim=2), scored.transpose(1, 2))
+        return -torch.cdist(protos, emb.expand(e, -1, -1) if cols is None else emb[cols]).pow(2)
     assert type(clf) is SimilarityClassifier
     scored_t = emb[cols].transpose(1, 2).contiguous() if cols is not None else None  # (E, f, R)
 
@@ -233,16 +234,22 @@ def _predict_live(clf, emb, supports, support_labels, queries, k, live, flat, st
         for start in range(0, len(group), step):
             rows = group[start : start + step]
             ids = live[rows]
-            qpad, qmask = pad([queries[i] for i in ids], 0)
-            cols = torch.from_numpy(qpad) if own_queries else None
-            jj, qq = np.nonzero(qmask)  # episode by episode, each one's queries in order
-            scored = qq if own_queries else qpad[qmask]  # each query's column in its episode's scores
+            lens = q_lens[ids]
+            jj = np.repeat(np.arange(len(ids)), lens)  # episode by episode, each one's queries in order
+            qq = np.arange(len(jj)) - np.repeat(np.cumsum(lens) - lens, lens)  # index within its episode
+            # each query's column in its episode's scores: its own slot, or its row of the test view
+            scored = qq if own_queries else np.concatenate([queries[i] for i in ids])
+            cols = torch.from_numpy(pad([queries[i] for i in ids], 0)[0]) if own_queries else None
             args = (clf, emb, dots, grid[rows, :c], occupied[rows, :c], cols)
             if kernels_fit(min(k, c), c):
                 top = kernel_topk(*args, jj, scored, min(k, c))
             else:
                 top = topk_classes(row_scores(*args).contiguous(), min(k, c)).numpy()[jj, scored]
-            flat[starts[ids][jj] + qq, : top.shape[1]] = np.take(classes[rows, :c].ravel(), jj[:, None] * c + top)
+            labels = np.take(classes[rows, :c].ravel(), jj[:, None] * c + top)
+            if (np.diff(ids) == 1).all():  # consecutive episodes fill one slice of `flat`
+                flat[starts[ids[0]] : starts[ids[-1] + 1], : top.shape[1]] = labels
+            else:
+                flat[np.repeat(starts[ids], lens) + qq, : top.shape[1]] = labels
 
 
 def kernels_fit(k: int, c: int) -> bool:
@@ -325,19 +332,23 @@ def classify_fold(
 ) -> list[tuple]:
     """The evaluator's (episode, true labels, top-k, valid queries) rows for test-signer support.
 
-    Same contract as the evaluator's per-episode loop: `fold_test` is sorted, so a dataset
-    row's position in `test_emb` is a binary search away; invalid rows are neither support
-    nor scored queries.
+    Same contract as the evaluator's per-episode loop: every episode row is in `fold_test`, whose
+    order is `test_emb`'s; invalid rows are neither support nor scored queries.
     """
     s_all, s_starts = flatten([ep.support for ep in episodes])
     q_all, q_starts = flatten([ep.query for ep in episodes])
-    s_pos, q_pos = np.searchsorted(fold_test, s_all), np.searchsorted(fold_test, q_all)
+    position = np.zeros(int(fold_test.max(initial=-1)) + 1, np.int64)  # dataset row → position in test_emb
+    position[fold_test] = np.arange(len(fold_test))
+    s_pos, q_pos = position[s_all], position[q_all]
     s_ok, q_ok = test_valid[s_pos], test_valid[q_pos]
     s_kept = s_pos[s_ok]
     supports, s_labels = (pieces(a, kept_starts(s_ok, s_starts)) for a in (s_kept, labels[fold_test[s_kept]]))
     flat, _ = predict_topk_flat(clf, test_emb, supports, s_labels, pieces(q_pos[q_ok], kept_starts(q_ok, q_starts)), k)
-    topk = np.full((len(q_all), k), -1, np.int64)
-    topk[q_ok] = flat
+    if q_ok.all():
+        topk = flat
+    else:
+        topk = np.full((len(q_all), k), -1, np.int64)
+        topk[q_ok] = flat
     return list(zip(episodes, pieces(labels[q_all], q_starts), pieces(topk, q_starts), pieces(q_ok, q_starts)))
 
 

@@ -3,7 +3,7 @@
 Why: classifying a batch of episodes in torch means building an (episodes × classes × rows)
 score tensor slot by slot, then three arg-reductions and six scatters over its class axis for
 a top-2 — many passes over memory, and torch's arg-reductions run at ~0.3 G elements/s here.
-`top2` works per episode on a block of columns that stays in L1: it reads each class's
+`top2` works per episode on a block of columns that stays in L2: it reads each class's
 support-score rows once, takes the max over slots and the top-2 over classes with vectorised
 loops, and writes only each query's two classes. Which rows it reads (a gram matrix's support
 rows, or a materialised score tensor) is the caller's choice.
@@ -72,11 +72,11 @@ def _top2(src: np.ndarray, grid: np.ndarray, width: int, scale: float, shift: fl
     as torch rounds `beta + alpha**2 * x` in float32 (a multiply, then an add), so the values
     ranked are the classifier's own. Its queries are columns cols[col_starts[e]:col_starts[e+1]].
     Returns (top (N, 2) int32 class positions, tied (N,): equal scores decide the first or second
-    place, where callers defer to torch's top-k). Columns go in blocks that stay in L1, and every
+    place, where callers defer to torch's top-k). Columns go in blocks that stay in L2, and every
     loop reads some arrays and writes another (ping-pong buffers): the form LLVM vectorises.
     """
     n_ep, n_cls, _ = grid.shape
-    blk = 128
+    blk = 1024
     scale, shift = np.float32(scale), np.float32(shift)
     top = np.empty((len(cols), 2), np.int32)
     tied = np.empty(len(cols), np.bool_)
