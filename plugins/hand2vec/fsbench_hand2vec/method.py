@@ -177,14 +177,25 @@ class Hand2Vec(HeadMethod):
 
     def _fit(self, train: DatasetView, seed: int) -> None:
         self.backbone = self.fit_backbone(train, seed)
-        feats = self.features(train)
-        head_cfg = {**sub_config(self.config, "head_"), "beta_weight": self.config["beta_weight"]}
+        self.head = self.fit_head(train, seed)
+
+    def fit_head(self, train: DatasetView, seed: int) -> DualPathHead:
+        """The siamese head on frozen features, cached by (backbone, view, config, seed), so a
+        rerun with another S or episode count trains nothing."""
+        assert self.backbone is not None, "fit the backbone first"
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             head = DualPathHead(self.backbone.feature_dim, self.config["features"],
                                 widths=self.config["head_widths"], dropout=self.config["head_dropout"],
                                 input_norm=self.config["head_input_norm"])
-        self.head = train_head(head, feats, torch.from_numpy(train.labels), head_cfg, seed)
+        key = hashlib.sha256(f"{self.backbone.fingerprint()}|{train.fingerprint}|{self.config_hash}|{seed}".encode()).hexdigest()
+        path = cache_dir("hand2vec") / f"head-{key[:24]}.pt"
+        if path.exists():
+            return load_checkpoint(path, head, {"key": key}).eval()
+        head_cfg = {**sub_config(self.config, "head_"), "beta_weight": self.config["beta_weight"]}
+        head = train_head(head, self.features(train), torch.from_numpy(train.labels), head_cfg, seed)
+        save_checkpoint(path, head, {"key": key})
+        return head
 
     @torch.inference_mode()
     def embed(self, view: DatasetView) -> Tensor:

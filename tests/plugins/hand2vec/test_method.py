@@ -110,6 +110,21 @@ def test_fit_is_cached_and_classifier_uses_learned_alpha_beta(tiny, spies):
     assert clf.alpha == pytest.approx(m2.head.alpha.item()) and clf.beta == pytest.approx(m2.head.beta.item())
 
 
+def test_head_is_cached_per_config(tiny, spies, monkeypatch):
+    train = tiny.view(np.flatnonzero(tiny.signers != "s1"))
+    first = Hand2Vec({**TINY, "backbone": "posenet"})
+    first.fit(train, seed=1)
+    trained = []
+    monkeypatch.setattr(method_mod, "train_head", lambda head, *a: trained.append(head) or head.eval())
+    again = Hand2Vec({**TINY, "backbone": "posenet"})
+    again.fit(train, seed=1)  # same config, view, seed: the cached head, not a new one
+    assert not trained
+    for a, b in zip(first.head.state_dict().values(), again.head.state_dict().values()):
+        assert torch.equal(a, b)
+    Hand2Vec({**TINY, "backbone": "posenet", "head_epochs": 3}).fit(train, seed=1)
+    assert len(trained) == 1  # another head config trains its own
+
+
 def test_auto_backbone_picks_charnet_for_grayscale(tiny, monkeypatch, spies):
     monkeypatch.setattr(method_mod, "is_grayscale", lambda view: True)
     m = Hand2Vec({**TINY, "head_widths": [48]})
