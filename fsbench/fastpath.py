@@ -167,24 +167,6 @@ def row_scores(
     return out
 
 
-def predict_topk_batched(
-    clf: LowShotClassifier,
-    emb: Tensor,
-    supports: Sequence[np.ndarray],
-    support_labels: Sequence[np.ndarray],
-    queries: Sequence[np.ndarray],
-    k: int = 2,
-) -> list[np.ndarray]:
-    """Per episode, what `clf.fit(emb[s], labels).predict_topk(emb[q], k)` gives, padded to k with −1.
-
-    `supports`/`queries` are row positions into `emb`. When an episode's queries are most of
-    `emb` (leave-signer-out) every row is scored, sharing one emb·embᵀ; when they are a few
-    (20-way unseen-class) only each episode's own queries are.
-    """
-    flat, starts = predict_topk_flat(clf, emb, supports, support_labels, queries, k)
-    return pieces(flat, starts)
-
-
 def predict_topk_flat(
     clf: LowShotClassifier,
     emb: Tensor,
@@ -193,7 +175,13 @@ def predict_topk_flat(
     queries: Sequence[np.ndarray],
     k: int = 2,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`predict_topk_batched` as one (all queries, k) array and each episode's start in it."""
+    """Per episode, what `clf.fit(emb[s], labels).predict_topk(emb[q], k)` gives, padded to k with −1,
+    as one (all episodes' queries, k) array and each episode's start in it (`pieces` splits it).
+
+    `supports`/`queries` are row positions into `emb`. When an episode's queries are most of
+    `emb` (leave-signer-out) every row is scored, sharing one emb·embᵀ; when they are a few
+    (20-way unseen-class) only each episode's own queries are.
+    """
     q_lens = np.fromiter((len(q) for q in queries), np.int64, len(queries))
     starts = np.concatenate([[0], np.cumsum(q_lens)])
     flat = np.full((starts[-1], k), -1, np.int64)

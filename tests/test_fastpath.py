@@ -67,7 +67,7 @@ def test_batched_topk_equals_the_loop(name, few_queries, engine):
     sup, sup_lab, qry = _episodes(rng, labels, 40)
     if few_queries:
         qry = [q[::5] for q in qry]
-    got = fastpath.predict_topk_batched(CLASSIFIERS[name](), emb, sup, sup_lab, qry, k=2)
+    got = fastpath.pieces(*fastpath.predict_topk_flat(CLASSIFIERS[name](), emb, sup, sup_lab, qry, k=2))
     for s, sl, q, g in zip(sup, sup_lab, qry, got):
         want = np.full((len(q), 2), -1, np.int64)
         if len(s) and len(q):
