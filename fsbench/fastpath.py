@@ -4,8 +4,9 @@ Every episode of a fold draws its support and queries from the same cached test 
 so a batch of episodes is just index arrays into them. When an episode's queries are nearly all
 of those embeddings (leave-signer-out), every row is scored: emb·embᵀ is computed once per fold
 and an episode's scores are a gather of its support rows; when they are a few (20-way), one
-small bmm scores just them. Then a per-class max (or sum) over slots and one top-k: no Python
-work per query. Only classifiers whose `scores` this module reproduces op for op are batched
+small bmm scores just them. Then a per-class max (or sum) over slots and a top-2 over classes —
+in `fsbench.kernels` (numba) when installed, which fuses both for the max rule, else in torch:
+no Python work per query. Only classifiers whose `scores` this module reproduces op for op are batched
 (`SimilarityClassifier`, `PrototypeClassifier`, matched by exact type so a subclass that
 changes `scores` is never silently replaced); every other classifier keeps the loop.
 """
