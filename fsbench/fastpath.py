@@ -216,8 +216,10 @@ def _predict_live(clf, emb, supports, support_labels, queries, k, live, flat, st
     for c in np.unique(n_cls):
         group = np.flatnonzero(n_cls == c)
         width = int(q_lens[live[group]].max()) if own_queries else len(emb)
+        kk = min(k, c)
+        use_kernel = kernels_fit(kk, c)
         # the fused max rule builds no score tensor: chunks only bound the bmm of own queries
-        fused = kernels_fit(min(k, c), c) and is_max_rule(clf) and (own_queries or dots is not None)
+        fused = use_kernel and is_max_rule(clf) and (own_queries or dots is not None)
         per_episode = width * (c * grid.shape[2] if fused or getattr(clf, "rule", None) == "softmax" else c * 2)
         step = len(group) if fused and not own_queries else max(1, CHUNK_ELEMENTS // per_episode)
         for start in range(0, len(group), step):
@@ -230,10 +232,10 @@ def _predict_live(clf, emb, supports, support_labels, queries, k, live, flat, st
             scored = qq if own_queries else np.concatenate([queries[i] for i in ids])
             cols = torch.from_numpy(pad([queries[i] for i in ids], 0)[0]) if own_queries else None
             args = (clf, emb, dots, grid[rows, :c], occupied[rows, :c], cols)
-            if kernels_fit(min(k, c), c):
-                top = kernel_topk(*args, jj, scored, min(k, c))
+            if use_kernel:
+                top = kernel_topk(*args, jj, scored, kk)
             else:
-                top = topk_classes(row_scores(*args).contiguous(), min(k, c)).numpy()[jj, scored]
+                top = topk_classes(row_scores(*args).contiguous(), kk).numpy()[jj, scored]
             labels = np.take(classes[rows, :c].ravel(), jj[:, None] * c + top)
             if (np.diff(ids) == 1).all():  # consecutive episodes fill one slice of `flat`
                 flat[starts[ids[0]] : starts[ids[-1] + 1], : top.shape[1]] = labels
