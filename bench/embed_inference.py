@@ -27,11 +27,13 @@ common.setup()
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from fsbench import fastpath, registry  # noqa: E402
+from fsbench import registry  # noqa: E402
+from fsbench.evaluation import fastpath  # noqa: E402
 from fsbench.data.hub import resolve_dataset  # noqa: E402
-from fsbench.evaluate import make_method  # noqa: E402
-from fsbench.export import OrtModel, export_onnx, onnxruntime_available  # noqa: E402
-from fsbench.splits import EpisodeSpec, sample_episodes  # noqa: E402
+from fsbench.evaluation.runner import make_method  # noqa: E402
+from fsbench.deploy.export import OrtModel, export_onnx, onnxruntime_available  # noqa: E402
+from fsbench.api import EpisodeSpec  # noqa: E402
+from fsbench.protocol.episodes import sample_episodes  # noqa: E402
 
 
 def keypoint_source() -> str:

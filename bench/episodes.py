@@ -27,10 +27,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
-from fsbench import evaluate, fastpath, kernels, registry  # noqa: E402
+from fsbench import registry  # noqa: E402
+from fsbench.evaluation import fastpath, kernels  # noqa: E402
+from fsbench.evaluation import runner as evaluate  # noqa: E402
 from fsbench.data.hub import resolve_dataset  # noqa: E402
 from fsbench.runtime import torch_threads  # noqa: E402
-from fsbench.splits import EpisodeSpec, sample_episodes  # noqa: E402
+from fsbench.api import EpisodeSpec  # noqa: E402
+from fsbench.protocol.episodes import sample_episodes  # noqa: E402
 
 
 class _Method:

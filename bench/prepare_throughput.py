@@ -20,7 +20,7 @@ from pathlib import Path
 
 def bench_one(name: str, workdir: Path) -> dict:
     from fsbench.data.hub import default_raw, prepare_dataset
-    from fsbench.data.store import load_prepared, registered_card
+    from fsbench.data.loader import load_prepared, registered_card
 
     raw = default_raw(registered_card(name))
     out = workdir / name

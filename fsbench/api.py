@@ -2,8 +2,8 @@
 
 Four small abstractions (backbone, head, classifier, split) and one bundle (`Method`) that
 `fsbench run` calls. They are deliberately thin: a plugin author reads this file and nothing
-else. Concrete data types (`FsDataset`, `DatasetView`, `Fold`, `Episode`) live in
-`fsbench.data.dataset` and `fsbench.splits` and are re-exported here for convenience.
+else. The protocol's value types (`Fold`, `Episode`, `EpisodeSpec`) are defined here too; the
+data types (`FsDataset`, `DatasetView`) live in `fsbench.data.dataset`.
 """
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
 
 from torch import Tensor, nn
 
 if TYPE_CHECKING:
     from fsbench.data.dataset import DatasetView, FsDataset
-    from fsbench.splits import Fold
 
 __all__ = [
     "PoseBackbone",
@@ -25,14 +27,77 @@ __all__ = [
     "LowShotClassifier",
     "SignerSplit",
     "Method",
+    "Fold",
+    "Episode",
+    "EpisodeSpec",
+    "canonical_hash",
     "config_hash",
 ]
 
 
-def config_hash(config: dict[str, Any]) -> str:
-    """SHA-256 of a JSON-canonical config: the identity of a method setting on a leaderboard."""
-    blob = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+def canonical_hash(obj: Any) -> str:
+    """SHA-256 of canonical JSON (sorted keys, no spaces): the one identity hash of configs,
+    splits and manifests, equal on every machine."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """The identity of a method setting on a leaderboard."""
+    return canonical_hash(config)
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Which rows train the method and which rows are tested on, and why."""
+
+    name: str
+    kind: str  # "cross-signer" | "same-signer" | "unseen-class"
+    train: np.ndarray
+    test: np.ndarray
+    train_signers: tuple[str, ...]
+    test_signers: tuple[str, ...]
+    test_classes: tuple[int, ...]
+
+    def manifest(self, data: "FsDataset") -> dict[str, Any]:
+        train_ids = sorted(data.ids[self.train].tolist())
+        test_ids = sorted(data.ids[self.test].tolist())
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "train_signers": list(self.train_signers),
+            "test_signers": list(self.test_signers),
+            "n_train": len(train_ids),
+            "n_test": len(test_ids),
+            "train_ids_sha256": canonical_hash(train_ids),
+            "test_ids_sha256": canonical_hash(test_ids),
+        }
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One low-shot episode: support rows with labels handed to the classifier, query rows."""
+
+    fold: int
+    index: int
+    signer: str | None
+    shots: int
+    support: np.ndarray
+    query: np.ndarray
+    classes: np.ndarray
+    capped_classes: int = 0
+    support_condition: str | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    shots: int
+    episodes: int
+    seed: int
+    ways: int | None = None  # classes per episode (None: every test class)
+    cross_condition: bool = False
+
+
 
 
 class PoseBackbone(ABC):

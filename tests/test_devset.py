@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from fsbench import evaluate, registry
-from fsbench.devset import development_set
+from fsbench import registry
+from fsbench.evaluation import runner as evaluate
+from fsbench.protocol.devset import development_set
 from fsbench.errors import ProtocolError, ResultsError
-from fsbench.leaderboard import publish
-from fsbench.results import write_results
+from fsbench.results.leaderboard import publish
+from fsbench.results.document import write_results
 
 
 def test_development_set_is_the_first_folds_training_rows(tiny):

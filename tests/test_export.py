@@ -9,7 +9,7 @@ from torch import nn
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from fsbench.export import ExportError, OrtModel, Pipeline, export_method, export_onnx  # noqa: E402
+from fsbench.deploy.export import ExportError, OrtModel, Pipeline, export_method, export_onnx  # noqa: E402
 
 
 def _tiny_net() -> nn.Module:

@@ -7,8 +7,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from fsbench import evaluate, fastpath
-from fsbench.classifiers import (
+from fsbench.evaluation import fastpath
+from fsbench.evaluation import runner as evaluate
+from fsbench.evaluation.classifiers import (
     PrototypeClassifier,
     SimilarityClassifier,
     cosine_prototype,
@@ -138,7 +139,7 @@ def test_topk_classes_equal_torch_topk_with_ties():
 @pytest.mark.parametrize("slots", [1, 3])
 def test_kernel_top2_ranks_like_torch(slots):
     """The fused kernel ranks shift + scale · (slot max) as torch rounds it, and flags every tie."""
-    kernels = pytest.importorskip("fsbench.kernels")
+    kernels = pytest.importorskip("fsbench.evaluation.kernels")
     pytest.importorskip("numba")
     g = torch.Generator().manual_seed(1)
     e, c, width = 4, 7, 300  # width > one 128-column block

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from fsbench import registry
-from fsbench.classifiers import SimilarityClassifier
+from fsbench.evaluation.classifiers import SimilarityClassifier
 from fsbench.heads import DualPathHead, LRSchedule, LinearDualPathLayer, pairwise_siamese_loss, train_head
 
 

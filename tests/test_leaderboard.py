@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from fsbench import leaderboard as lb
+from fsbench.results import leaderboard as lb
 from fsbench.errors import ResultsError
-from fsbench.evaluate import RunRequest, run
-from fsbench.board_render import board_rows
+from fsbench.evaluation.runner import RunRequest, run
+from fsbench.results.render import board_rows
 
 
 @pytest.fixture(scope="module")

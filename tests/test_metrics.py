@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fsbench.metrics import (
+from fsbench.evaluation.metrics import (
     Predictions,
     accuracy_vs_shots,
     bootstrap_ci,

@@ -15,7 +15,7 @@ import torch
 from fsbench import registry
 from fsbench.api import Method
 from fsbench.data.dataset import DatasetView
-from fsbench.evaluate import RunRequest, run
+from fsbench.evaluation.runner import RunRequest, run
 
 
 class Spy(Method):

@@ -13,8 +13,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from fsbench.api import Method
-from fsbench.classifiers import PrototypeClassifier
-from fsbench.embedding_figures import (
+from fsbench.evaluation.classifiers import PrototypeClassifier
+from fsbench.report.embedding_figures import (
     CapabilityError,
     gradient_maps_png,
     kernel_pca,
@@ -22,8 +22,8 @@ from fsbench.embedding_figures import (
     similarity_gradients,
 )
 from fsbench.errors import ResultsError
-from fsbench.evaluate import RunRequest, run
-from fsbench.report import make_report
+from fsbench.evaluation.runner import RunRequest, run
+from fsbench.report.report import make_report
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_report_writes_every_model_free_figure(results_path, tmp_path):
 
 def test_report_per_signer_ci_fallback_from_episode_rows(results_path, tmp_path):
     # an older results file without per-signer CIs still gets bars with CIs from its episode rows
-    from fsbench.figures import per_signer_intervals
+    from fsbench.report.figures import per_signer_intervals
 
     r = json.loads(results_path.read_text())
     for m in r["metrics"].values():

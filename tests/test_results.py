@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from fsbench import results as results_mod
+from fsbench.results import document as results_mod
 from fsbench.errors import ResultsError
-from fsbench.evaluate import RunRequest, run
+from fsbench.evaluation.runner import RunRequest, run
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 
 from fsbench.errors import ProtocolError
-from fsbench.splits import (
-    EpisodeSpec,
+from fsbench.api import EpisodeSpec
+from fsbench.protocol.episodes import episodes_manifest, sample_episodes
+from fsbench.protocol.splits import (
     LeaveSignerOut,
     SameSigner,
     UnseenClass,
-    episodes_manifest,
-    sample_episodes,
     split_manifest,
 )
 

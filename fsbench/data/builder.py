@@ -13,62 +13,17 @@ import io
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from PIL import Image
 
 from fsbench.data.cards import DatasetCard
+from fsbench.data.records import PrepareReport, Row
 from fsbench.errors import DatasetError
 from fsbench.progress import progress_bar
 
-Row = dict[str, Any]
 T = TypeVar("T")
-
-
-@dataclass
-class PrepareReport:
-    """What one `prepare` did: counts, every file it skipped and why, and the content hash."""
-
-    dataset: str
-    raw: str
-    out: str = ""
-    counts: dict[str, int] = field(default_factory=dict)
-    per_class: dict[str, int] = field(default_factory=dict)
-    per_signer: dict[str, int] = field(default_factory=dict)
-    #: files that are not part of the layout (ignored), with the reason
-    skipped: list[dict[str, str]] = field(default_factory=list)
-    #: files of the layout that could not be read or decoded, with the reason
-    corrupt: list[dict[str, str]] = field(default_factory=list)
-    #: videos in which the hand localiser found no hand (rwth); never dropped silently
-    no_hand: list[str] = field(default_factory=list)
-    #: exact duplicates that were merged (omniglot's shared alphabets)
-    duplicates: int = 0
-    content_hash: str = ""
-    wall_s: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def summary(self) -> str:
-        """One line for the CLI."""
-        c = self.counts
-        extra = []
-        if self.corrupt:
-            extra.append(f"{len(self.corrupt)} corrupt")
-        if self.skipped:
-            extra.append(f"{len(self.skipped)} skipped")
-        if self.no_hand:
-            extra.append(f"{len(self.no_hand)} without a hand")
-        if self.duplicates:
-            extra.append(f"{self.duplicates} duplicates merged")
-        tail = f" ({', '.join(extra)})" if extra else ""
-        return (
-            f"{self.dataset}: {c.get('images', 0)} images, {c.get('classes', 0)} classes, "
-            f"{c.get('signers', 0)} signers in {self.wall_s:.1f}s → {self.out} "
-            f"[{self.content_hash[:12]}]{tail}"
-        )
 
 
 class DatasetBuilder(ABC):
@@ -98,10 +53,10 @@ class DatasetBuilder(ABC):
 
     def prepare(self, raw: Path, out: Path, *, strict: bool = False) -> PrepareReport:
         """Read `raw` in the published layout and write a prepared dataset folder at `out`."""
-        from fsbench.data.store import write_prepared
+        from fsbench.data.store import ensure_replaceable, write_prepared
 
         start = time.perf_counter()
-        raw, out = Path(raw).expanduser(), Path(out).expanduser()
+        raw, out = Path(raw).expanduser(), ensure_replaceable(out, self.card.name)
         report = PrepareReport(dataset=self.card.name, raw=str(raw), out=str(out))
         if not raw.exists():
             raise DatasetError(

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from fsbench import paths, registry
-from fsbench.data.builder import PrepareReport
+from fsbench.data.records import PrepareReport
 from fsbench.data.cards import DatasetCard
 from fsbench.data.dataset import FsDataset
-from fsbench.data.store import (
+from fsbench.data.loader import (
     card_from_dict,
     load_prepared,
     prepare_command,

@@ -20,20 +20,19 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from fsbench import paths, registry
-from fsbench.data.builder import PrepareReport, Row
+from fsbench.data.loader import prepare_command, quiet_datasets
+from fsbench.data.records import PrepareReport, Row
 from fsbench.data.cards import DatasetCard
-from fsbench.data.dataset import FsDataset
 from fsbench.errors import DatasetError
 
 FORMAT_VERSION = 1
@@ -42,6 +41,11 @@ CORE_COLUMNS = ("id", "image", "label", "signer", "condition")
 
 
 # ---------------------------------------------------------------- hashing
+
+
+#: what a prepared folder holds: nothing else may be replaced by `prepare --out`
+PREPARED_ENTRIES = frozenset({"data", "README.md", "fsbench.json"})
+SHARD = re.compile(r"train-\d{5}-of-\d{5}\.parquet")
 
 
 def image_digest(data: bytes) -> str:
@@ -61,18 +65,7 @@ def content_hash(records: Iterable[tuple[str, str, str, str, str]]) -> str:
     return h.hexdigest()
 
 
-def prepare_command(name: str, raw: str = "PATH") -> str:
-    return f"fsbench prepare {name} --raw {raw}"
-
-
 # ---------------------------------------------------------------- writing
-
-
-def _quiet_datasets() -> None:
-    """datasets' own tqdm bars would interleave with fsbench's rich bar; fsbench shows its own."""
-    import datasets
-
-    datasets.disable_progress_bars()
 
 
 def _features(card: DatasetCard, extra: dict[str, Any], with_condition: bool):
@@ -221,8 +214,8 @@ def write_prepared(
     import datasets
 
     started = time.perf_counter() if started is None else started
-    _quiet_datasets()
-    out = Path(out)
+    quiet_datasets()
+    out = ensure_replaceable(out, card.name)
     rows = list(rows)  # builders stream; validation needs them all
     ids = Counter(r["id"] for r in rows)
     dup = [i for i, n in ids.items() if n > 1]
@@ -282,11 +275,44 @@ def write_prepared(
             "report": report.to_dict(),
         }
         (tmp / "fsbench.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
-        _swap_into_place(tmp, out)
+        _swap_into_place(tmp, ensure_replaceable(out, card.name))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return report
+
+
+def ensure_replaceable(out: Path, name: str) -> Path:
+    """`out`, resolved, when it is free or a prepared `name` dataset; else a one-line refusal.
+
+    `prepare --out` replaces its target, so the target must hold nothing but what prepare
+    writes (data/train-*.parquet, README.md, fsbench.json): a home directory, a file or a
+    user's folder is never deleted.
+    """
+    out = Path(out).expanduser().resolve()
+    if not out.exists() and not out.is_symlink():
+        return out
+    fix = f"choose a new or empty folder for --out, or remove {out} yourself"
+    if out.is_symlink() or not out.is_dir():
+        raise DatasetError(f"--out {out} is not a folder; prepare will not replace it: {fix}")
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in PREPARED_ENTRIES)
+    data = out / "data"
+    if data.is_dir():
+        foreign += sorted(f"data/{p.name}" for p in data.iterdir() if not SHARD.fullmatch(p.name))
+    elif data.exists():
+        foreign.append("data")
+    if foreign:
+        raise DatasetError(
+            f"--out {out} holds files that are not a prepared dataset ({', '.join(foreign[:3])}); "
+            f"prepare will not delete them: {fix}"
+        )
+    try:
+        found = json.loads((out / "fsbench.json").read_text()).get("name")
+    except (OSError, ValueError, AttributeError):
+        found = name  # a broken prepare output of ours: safe to replace
+    if found != name:
+        raise DatasetError(f"--out {out} holds the prepared dataset {found!r}, not {name!r}; prepare will not replace it: {fix}")
+    return out
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
@@ -304,73 +330,3 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-# ---------------------------------------------------------------- loading
-
-
-def registered_card(name: str) -> DatasetCard | None:
-    """The card of a registered dataset builder, or None for an unknown name."""
-    if name not in registry.names("datasets"):
-        return None
-    return registry.get("datasets", name).card
-
-
-def card_from_dict(d: dict[str, Any]) -> DatasetCard:
-    known = {f.name for f in fields(DatasetCard)}
-    kw = {k: v for k, v in d.items() if k in known}
-    for key in ("classes", "signers", "unseen_classes"):
-        kw[key] = tuple(kw.get(key) or ())
-    return DatasetCard(**kw)
-
-
-def load_prepared(path: Path | str, name: str | None = None) -> FsDataset:
-    """An `FsDataset` from a prepared folder (as written by `write_prepared`)."""
-    import datasets
-
-    path = Path(path).expanduser()
-    hint_name = name or path.name
-    _quiet_datasets()
-    fix = f"re-create it with `{prepare_command(hint_name)}`"
-    meta_file = path / "fsbench.json"
-    if not path.is_dir():
-        raise DatasetError(f"prepared dataset folder {path} does not exist; {fix}")
-    if not meta_file.is_file():
-        raise DatasetError(f"{path} lacks fsbench.json, so it is not a prepared dataset; {fix}")
-    try:
-        meta = json.loads(meta_file.read_text())
-        stored_hash, counts = meta["content_hash"], meta["counts"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DatasetError(f"{meta_file} is corrupt ({exc}); {fix}") from None
-    name = name or meta.get("name") or path.name
-    shards = sorted((path / "data").glob("train-*.parquet"))
-    if not shards:
-        raise DatasetError(f"{path} lacks data/train-*.parquet shards; {fix}")
-    try:
-        ds = datasets.Dataset.from_parquet(
-            [str(s) for s in shards], cache_dir=str(paths.cache_dir("hf")), keep_in_memory=False
-        )
-    except Exception as exc:  # pyarrow raises many types for a truncated/corrupt shard
-        raise DatasetError(f"{path}: parquet shards cannot be read ({exc}); {fix}") from None
-    if len(ds) != counts.get("images"):
-        raise DatasetError(
-            f"{path} holds {len(ds)} rows but fsbench.json records {counts.get('images')}; {fix}"
-        )
-    card = registered_card(name) or card_from_dict(meta.get("card", {"name": name}))
-    return to_fs_dataset(name, ds, stored_hash, "local", card, fix)
-
-
-def to_fs_dataset(name, ds, digest: str, revision: str, card, fix: str) -> FsDataset:
-    import datasets
-
-    label = ds.features.get("label")
-    if not isinstance(label, datasets.ClassLabel):
-        raise DatasetError(f"dataset {name!r} has no ClassLabel column 'label'; {fix}")
-    if card is not None and card.classes and tuple(label.names) != tuple(card.classes):
-        raise DatasetError(
-            f"dataset {name!r} was prepared with other classes than its card lists; {fix}"
-        )
-    return FsDataset(
-        name=name, hf=ds, class_names=list(label.names), content_hash=digest,
-        revision=revision, card=card,
-    )

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from fsbench.api import EmbeddingHead
-from fsbench.classifiers import SimilarityClassifier
+from fsbench.evaluation.classifiers import SimilarityClassifier
 
 
 class LinearDualPathLayer(nn.Module):

@@ -8,11 +8,11 @@ import pytest
 from conftest import data_root
 from fixtures.raw_layouts import SquareLocaliser, make_asl, make_k49, make_rwth
 from fsbench.data.hub import prepare_dataset
-from fsbench.data.store import load_prepared
+from fsbench.data.loader import load_prepared
 from fsbench.data.prepare.kmnist import KMNIST
 from fsbench.data.prepare.rwth import RWTH
 from fsbench.errors import DatasetError
-from fsbench.splits import UnseenClass
+from fsbench.protocol.splits import UnseenClass
 
 
 def one_line(err) -> str:

@@ -11,10 +11,11 @@ import yaml
 
 from fixtures.raw_layouts import tiny_rows
 from fsbench import registry
-from fsbench.data.builder import PrepareReport
+from fsbench.data.records import PrepareReport
 from fsbench.data.cards import DatasetCard
 from fsbench.data.hub import load_hub, resolve_dataset
-from fsbench.data.store import content_hash, image_digest, load_prepared, write_prepared
+from fsbench.data.loader import load_prepared
+from fsbench.data.store import content_hash, image_digest, write_prepared
 from fsbench.errors import DatasetError
 
 CARD = DatasetCard(

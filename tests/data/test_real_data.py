@@ -6,8 +6,9 @@ import datasets
 
 from conftest import need_real
 from fsbench.data.hub import prepare_dataset
-from fsbench.data.store import content_hash, image_digest, load_prepared
-from fsbench.splits import LeaveSignerOut, UnseenClass, split_manifest
+from fsbench.data.loader import load_prepared
+from fsbench.data.store import content_hash, image_digest
+from fsbench.protocol.splits import LeaveSignerOut, UnseenClass, split_manifest
 
 
 def manifests(data) -> list[str]:

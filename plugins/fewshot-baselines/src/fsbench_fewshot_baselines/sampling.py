@@ -2,7 +2,7 @@
 
 Everything draws from an explicit numpy Generator so a training run is a pure function of
 (training view, config, seed). These episodes are *training* episodes only; evaluation
-episodes come from `fsbench.splits.sample_episodes`.
+episodes come from `fsbench.protocol.episodes.sample_episodes`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,44 @@
+"""`fsbench publish`, `fsbench leaderboard` and `fsbench report`: from results files to boards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from fsbench.cli.console import out
+
+
+@click.command()
+@click.argument("results_path", type=click.Path(path_type=Path))
+@click.option("--boards", type=click.Path(path_type=Path), default=Path("leaderboards"), show_default=True)
+def publish(results_path: Path, boards: Path) -> None:
+    """Validate a results file and add it to its leaderboard."""
+    from fsbench.results.leaderboard import publish as publish_results
+
+    board = publish_results(results_path, boards)
+    out.print(f"published to {board}")
+
+
+@click.command()
+@click.argument("board", required=False)
+@click.option("--boards", type=click.Path(path_type=Path), default=Path("leaderboards"), show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["rich", "markdown", "json", "html"]), default="rich")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), help="Write to a file instead of stdout.")
+def leaderboard(board: str | None, boards: Path, fmt: str, out_path: Path | None) -> None:
+    """Show a leaderboard (or list them), sorted by the main metric with 95 % CIs."""
+    from fsbench.results.leaderboard import show
+
+    show(board, boards, fmt, out_path, out)
+
+
+@click.command()
+@click.argument("results_path", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
+@click.option("--with-embeddings", is_flag=True, help="Re-fit the method on one fold for kernel-PCA and gradient figures.")
+def report(results_path: Path, out_dir: Path, with_embeddings: bool) -> None:
+    """Figures (confusion, accuracy-vs-S, per-signer CIs, embedding plots) for one results file."""
+    from fsbench.report.report import make_report
+
+    for path in make_report(results_path, out_dir, with_embeddings=with_embeddings):
+        out.print(f"wrote {path}")

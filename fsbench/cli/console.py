@@ -1,0 +1,47 @@
+"""What every command shares: the two consoles, and parsing of shots and method configs."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from fsbench.errors import FsbenchError
+
+# Piped output (scripts, grep, CI logs) gets wide lines instead of rich's 80-column folding.
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True)
+
+
+def parse_shots(value: str) -> list[int]:
+    try:
+        shots = sorted({int(v) for v in value.split(",") if v.strip()})
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of integers, e.g. 0,1,4")
+    if not shots or min(shots) < 0:
+        raise click.BadParameter("shots must be integers ≥ 0, e.g. 0,1,4")
+    return shots
+
+
+def load_config(path: Path | None, overrides: tuple[str, ...]) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    if path is not None:
+        try:
+            text = path.read_text()
+            config = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        except (OSError, ValueError) as exc:
+            raise FsbenchError(f"config file {path} cannot be read ({exc}); use JSON or TOML") from None
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise FsbenchError(f"--set {item!r} must look like KEY=VALUE")
+        try:
+            config[key] = json.loads(raw)
+        except ValueError:
+            config[key] = raw
+    return config

@@ -1,0 +1,91 @@
+"""Reading a prepared folder (or a Hub snapshot of one) back into an `FsDataset`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from fsbench import paths, registry
+from fsbench.data.cards import DatasetCard
+from fsbench.data.dataset import FsDataset
+from fsbench.errors import DatasetError
+
+
+def prepare_command(name: str, raw: str = "PATH") -> str:
+    return f"fsbench prepare {name} --raw {raw}"
+
+
+def quiet_datasets() -> None:
+    """datasets' own tqdm bars would interleave with fsbench's rich bar; fsbench shows its own."""
+    import datasets
+
+    datasets.disable_progress_bars()
+
+
+def registered_card(name: str) -> DatasetCard | None:
+    """The card of a registered dataset builder, or None for an unknown name."""
+    if name not in registry.names("datasets"):
+        return None
+    return registry.get("datasets", name).card
+
+
+def card_from_dict(d: dict[str, Any]) -> DatasetCard:
+    known = {f.name for f in fields(DatasetCard)}
+    kw = {k: v for k, v in d.items() if k in known}
+    for key in ("classes", "signers", "unseen_classes"):
+        kw[key] = tuple(kw.get(key) or ())
+    return DatasetCard(**kw)
+
+
+def load_prepared(path: Path | str, name: str | None = None) -> FsDataset:
+    """An `FsDataset` from a prepared folder (as written by `write_prepared`)."""
+    import datasets
+
+    path = Path(path).expanduser()
+    hint_name = name or path.name
+    quiet_datasets()
+    fix = f"re-create it with `{prepare_command(hint_name)}`"
+    meta_file = path / "fsbench.json"
+    if not path.is_dir():
+        raise DatasetError(f"prepared dataset folder {path} does not exist; {fix}")
+    if not meta_file.is_file():
+        raise DatasetError(f"{path} lacks fsbench.json, so it is not a prepared dataset; {fix}")
+    try:
+        meta = json.loads(meta_file.read_text())
+        stored_hash, counts = meta["content_hash"], meta["counts"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DatasetError(f"{meta_file} is corrupt ({exc}); {fix}") from None
+    name = name or meta.get("name") or path.name
+    shards = sorted((path / "data").glob("train-*.parquet"))
+    if not shards:
+        raise DatasetError(f"{path} lacks data/train-*.parquet shards; {fix}")
+    try:
+        ds = datasets.Dataset.from_parquet(
+            [str(s) for s in shards], cache_dir=str(paths.cache_dir("hf")), keep_in_memory=False
+        )
+    except Exception as exc:  # pyarrow raises many types for a truncated/corrupt shard
+        raise DatasetError(f"{path}: parquet shards cannot be read ({exc}); {fix}") from None
+    if len(ds) != counts.get("images"):
+        raise DatasetError(
+            f"{path} holds {len(ds)} rows but fsbench.json records {counts.get('images')}; {fix}"
+        )
+    card = registered_card(name) or card_from_dict(meta.get("card", {"name": name}))
+    return to_fs_dataset(name, ds, stored_hash, "local", card, fix)
+
+
+def to_fs_dataset(name, ds, digest: str, revision: str, card, fix: str) -> FsDataset:
+    import datasets
+
+    label = ds.features.get("label")
+    if not isinstance(label, datasets.ClassLabel):
+        raise DatasetError(f"dataset {name!r} has no ClassLabel column 'label'; {fix}")
+    if card is not None and card.classes and tuple(label.names) != tuple(card.classes):
+        raise DatasetError(
+            f"dataset {name!r} was prepared with other classes than its card lists; {fix}"
+        )
+    return FsDataset(
+        name=name, hf=ds, class_names=list(label.names), content_hash=digest,
+        revision=revision, card=card,
+    )

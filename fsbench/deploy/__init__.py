@@ -1,0 +1,1 @@
+"""Taking a fitted method out of the benchmark: ONNX export."""

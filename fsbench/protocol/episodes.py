@@ -1,0 +1,97 @@
+"""Low-shot episodes inside a fold: deterministic sampling under the small-class policy, and the
+SHA-256 manifest that names an episode set.
+
+Small-class policy (docs/protocols.md, recorded in every results file): a class with n ≤ S images
+of the test signer gets min(S, n − 1) support images, so at least one query always remains; a
+class with a single image gives no support and is not queried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from fsbench.api import Episode, EpisodeSpec, Fold
+from fsbench.data.dataset import FsDataset
+from fsbench.errors import ProtocolError
+
+SMALL_CLASS_POLICY = "cap: support = min(S, n-1) so >=1 query remains; classes with n<2 skipped"
+
+
+def _draw(rng: np.random.Generator, rows: np.ndarray, shots: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(support, query, capped) for one class under the small-class policy."""
+    n = len(rows)
+    k = min(shots, n - 1)
+    perm = rng.permutation(rows)
+    return perm[:k], perm[k:], k < shots
+
+
+def sample_episodes(data: FsDataset, folds: list[Fold], spec: EpisodeSpec) -> list[Episode]:
+    """All episodes of a protocol, deterministic for (data, folds, spec)."""
+    if spec.cross_condition and data.conditions is None:
+        raise ProtocolError(
+            f"dataset {data.name!r} records no recording condition; drop --cross-condition"
+        )
+    episodes: list[Episode] = []
+    for f_i, fold in enumerate(folds):
+        groups = [(s, fold.test[data.signers[fold.test] == s]) for s in fold.test_signers]
+        if fold.kind == "unseen-class":
+            groups = [(None, fold.test)]
+        if spec.shots == 0 and fold.kind == "unseen-class":
+            raise ProtocolError("S=0 has no meaning for unseen classes; use --shots 1 or more")
+        for g_i, (signer, rows) in enumerate(groups):
+            rows = rows[np.argsort(data.ids[rows])]  # canonical order, independent of file order
+            # S=0 uses every query and no random support: one episode says it all
+            n_episodes = 1 if spec.shots == 0 and spec.ways is None else spec.episodes
+            for e in range(n_episodes):
+                rng = np.random.default_rng([spec.seed, f_i, g_i, e, spec.shots])
+                episodes.append(_episode(data, rows, f_i, e, signer, spec, rng))
+    return episodes
+
+
+def _episode(data, rows, f_i, e, signer, spec, rng) -> Episode:
+    classes = np.unique(data.labels[rows])
+    if spec.ways is not None:
+        if spec.ways > len(classes):
+            raise ProtocolError(f"--ways {spec.ways} exceeds the {len(classes)} test classes")
+        classes = np.sort(rng.choice(classes, spec.ways, replace=False))
+    if spec.shots == 0:
+        query = rows[np.isin(data.labels[rows], classes)]
+        return Episode(f_i, e, signer, 0, np.empty(0, np.int64), np.sort(query), classes)
+    condition = None
+    if spec.cross_condition:
+        conds = np.unique(data.conditions[rows])
+        condition = str(rng.choice(conds))
+    support, query, capped = [], [], 0
+    for c in classes:
+        cls_rows = rows[data.labels[rows] == c]
+        if condition is not None:
+            pool = cls_rows[data.conditions[cls_rows] == condition]
+            rest = cls_rows[data.conditions[cls_rows] != condition]
+            s = rng.permutation(pool)[: spec.shots]
+            capped += len(s) < spec.shots
+            support.append(s)
+            query.append(rest)
+            continue
+        if len(cls_rows) < 2:
+            capped += 1
+            continue
+        s, q, was_capped = _draw(rng, cls_rows, spec.shots)
+        capped += was_capped
+        support.append(s)
+        query.append(q)
+    return Episode(
+        f_i, e, signer, spec.shots, np.concatenate(support), np.sort(np.concatenate(query)),
+        classes, capped, condition,
+    )
+
+
+def episodes_manifest(data: FsDataset, episodes: list[Episode]) -> str:
+    """SHA-256 over every episode's support and query ids: the episode set's identity."""
+    h = hashlib.sha256()
+    for ep in episodes:
+        h.update(f"{ep.fold}|{ep.index}|{ep.signer}|{ep.shots}|".encode())
+        h.update(",".join(data.ids[ep.support].tolist()).encode() + b"|")
+        h.update(",".join(data.ids[ep.query].tolist()).encode() + b"\n")
+    return h.hexdigest()

@@ -1,0 +1,113 @@
+"""`fsbench report`: the figures (and a short Markdown summary) for one results file.
+
+Model-free figures come from the JSON alone. With `with_embeddings=True` the method is re-fitted
+on the first fold of the results' own split (same method, config, dataset and seed) to draw
+the kernel-PCA and similarity-gradient figures of thesis §3.2.2; that refit is checked
+against the results' dataset content hash so the figures describe the model that was scored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fsbench.errors import ResultsError
+from fsbench.report.figures import accuracy_vs_shots_png, confusion_png, per_signer_png
+from fsbench.evaluation.metrics import shots_of
+from fsbench.results.document import read_results
+
+
+def _write(path: Path, data: bytes | str) -> Path:
+    """Write via a temp file and rename, so a figure is either complete or absent."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data) if isinstance(data, bytes) else tmp.write_text(data)
+    tmp.replace(path)
+    return path
+
+
+def summary_markdown(results: dict[str, Any]) -> str:
+    """Top-1/top-2 with CIs per S and the confused pairs above 10 %: what the figures show, in text."""
+    m, d, s, p = results["method"], results["dataset"], results["split"], results["protocol"]
+    lines = [
+        f"# {m['name']} · {d['name']} · {s['name']}",
+        "",
+        f"config `{m['config_hash'][:12]}` · dataset `{d['content_hash'][:12]}` ({d['revision']}) · "
+        f"split `{s['manifest_sha256'][:12]}` · seed {p['seed']} · {p['episodes']} episodes"
+        + (f" · {p['ways']}-way" if p["ways"] else "")
+        + (" · cross-condition" if p["cross_condition"] else ""),
+        "",
+        "| S | top-1 % [95 % CI] | top-2 % [95 % CI] | queries | episodes |",
+        "|---|---|---|---|---|",
+    ]
+    for k in (f"S={v}" for v in shots_of(results["metrics"])):
+        x = results["metrics"][k]
+        t1, t2 = x["top1"], x["top2"]
+        lines.append(
+            f"| {k[2:]} | {100 * t1['mean']:.1f} [{100 * t1['ci95'][0]:.1f}–{100 * t1['ci95'][1]:.1f}] "
+            f"| {100 * t2['mean']:.1f} [{100 * t2['ci95'][0]:.1f}–{100 * t2['ci95'][1]:.1f}] "
+            f"| {x['n_queries']} | {x['n_episodes']} |"
+        )
+    for k in (f"S={v}" for v in shots_of(results["metrics"])):
+        pairs = results["metrics"][k]["confused_pairs"]
+        lines += ["", f"## Confused pairs at {k} (> 10 % of the true class's queries)", ""]
+        if not pairs:
+            lines.append("none")
+        for pair in pairs[:30]:
+            lines.append(f"- {pair['true']} → {pair['pred']}: {100 * pair['rate']:.0f} %")
+        if len(pairs) > 30:
+            lines.append(f"- … and {len(pairs) - 30} more")
+    return "\n".join(lines) + "\n"
+
+
+def make_report(results_path: Path, out_dir: Path, with_embeddings: bool = False) -> list[Path]:
+    """Write every figure for one results file into `out_dir`; return the paths written."""
+    results = read_results(Path(results_path))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = results["dataset"]["class_names"]
+    written = [
+        _write(out_dir / "accuracy_vs_S.png", accuracy_vs_shots_png(results)),
+        _write(out_dir / "per_signer.png", per_signer_png(results)),
+    ]
+    for s in shots_of(results["metrics"]):
+        title = f"{results['method']['name']} · {results['dataset']['name']} · {results['split']['name']} · S={s}"
+        written.append(_write(out_dir / f"confusion_S{s}.png", confusion_png(results["metrics"][f"S={s}"], names, title)))
+    written.append(_write(out_dir / "summary.md", summary_markdown(results)))
+    if with_embeddings:
+        written += embedding_report(results, out_dir)
+    return written
+
+
+def refit_first_fold(results: dict[str, Any]):
+    """(method, test view) re-created from a results file: same method/config/dataset/split/seed."""
+    from fsbench import registry
+    from fsbench.data.hub import resolve_dataset
+    from fsbench.evaluation.runner import make_method
+
+    data = resolve_dataset(results["dataset"]["name"])
+    if data.content_hash != results["dataset"]["content_hash"]:
+        raise ResultsError(
+            f"dataset {results['dataset']['name']!r} now has content hash {data.content_hash[:12]}… but the "
+            f"results were made on {results['dataset']['content_hash'][:12]}…; prepare revision "
+            f"{results['dataset']['revision']} to draw embedding figures"
+        )
+    method = make_method(results["method"]["name"], results["method"]["config"])
+    seed = int(results["split"]["seed"])
+    fold = registry.get("splits", results["split"]["name"])().folds(data, seed)[0]
+    method.fit(data.view(fold.train), seed)
+    return method, data.view(fold.test)
+
+
+def embedding_report(results: dict[str, Any], out_dir: Path, n_images: int = 8) -> list[Path]:
+    """Kernel PCA (Fig 3.17) always; similarity-gradient maps (Fig 3.18) if the method can."""
+    from fsbench.report.embedding_figures import gradient_maps_png, kernel_pca_png
+    from fsbench.progress import console
+
+    method, view = refit_first_fold(results)
+    seed = int(results["protocol"]["seed"])
+    written = [_write(out_dir / "kernel_pca.png", kernel_pca_png(method, view, seed))]
+    if callable(getattr(method, "embed_tensor", None)):
+        written.append(_write(out_dir / "similarity_gradients.png", gradient_maps_png(method, view, n_images, seed)))
+    else:
+        console.print(f"[yellow]skipped similarity_gradients.png: method {method.name!r} has no embed_tensor[/yellow]")
+    return written

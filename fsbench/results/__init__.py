@@ -1,0 +1,1 @@
+"""The results document (schema, provenance, atomic write), leaderboards and their renderers."""

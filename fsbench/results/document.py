@@ -1,0 +1,120 @@
+"""The results file: schema, provenance, validation and atomic writes.
+
+A results file is the unit a leaderboard is built from, so it carries everything needed to
+reproduce it (dataset hash, split and episode hashes, config, seed, code version, hardware).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from fsbench import __version__
+from fsbench.atomic import atomic_path
+from fsbench.errors import ResultsError
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).parent / "schema" / "results.schema.json"
+
+
+@cache
+def schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+def validate(results: dict[str, Any], source: str = "results") -> None:
+    """Raise a one-line ResultsError naming the first schema violation and where it is."""
+    validator = jsonschema.Draft202012Validator(schema())
+    error = next(iter(sorted(validator.iter_errors(results), key=lambda e: list(e.path))), None)
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "<top level>"
+        raise ResultsError(f"{source} is not valid fsbench results at {where}: {error.message[:200]}")
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """JSON through the one atomic writer: never a torn file, NaN refused."""
+    with atomic_path(path, "w") as fh:
+        json.dump(obj, fh, indent=1, sort_keys=False, allow_nan=False)
+        fh.write("\n")
+
+
+def write_results(path: Path, results: dict[str, Any]) -> None:
+    validate(results, str(path))
+    write_json_atomic(path, results)
+
+
+def read_results(path: Path) -> dict[str, Any]:
+    """Load and validate a results file; corrupt or invalid files get a one-line error."""
+    path = Path(path)
+    try:
+        results = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ResultsError(f"results file {path} does not exist; run `fsbench run ... --out {path}`") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"results file {path} is not valid JSON ({exc}); re-run `fsbench run`") from None
+    validate(results, str(path))
+    return results
+
+
+def git_state() -> tuple[str, bool]:
+    """(commit, dirty) of the fsbench checkout, or ('unknown', False) outside git."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", False
+    return (commit or "unknown"), bool(dirty)
+
+
+def hardware() -> dict[str, Any]:
+    import torch
+
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "platform": platform.platform(),
+    }
+
+
+def libraries() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("torch", "torchvision", "numpy", "datasets", "timm", "onnxruntime", "mediapipe"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def provenance() -> dict[str, Any]:
+    commit, dirty = git_state()
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "fsbench": {"version": __version__, "git_commit": commit, "git_dirty": dirty},
+        "hardware": hardware(),
+        "libraries": libraries(),
+    }

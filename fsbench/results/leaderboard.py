@@ -1,0 +1,289 @@
+"""Leaderboards: one JSON file per (dataset, split, protocol), built from published results.
+
+A board only holds entries that are comparable: they share the dataset content hash and the
+split manifest hash (so the same images, the same folds, the same seed). `publish` refuses
+anything else with a one-line `ResultsError`, replaces an earlier entry of the same method and
+config, and writes atomically, so a crash never leaves a half-written board.
+
+Board names are `<dataset>__<split>` with `-xc` for cross-condition runs and `-<N>way` when an
+episode samples N classes (N-way and all-way accuracies are different quantities).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from rich.console import Console
+
+from fsbench.errors import ResultsError
+from fsbench.evaluation.metrics import main_shots
+from fsbench.results.document import read_results, write_json_atomic
+
+BOARD_VERSION = 1
+BOARD_SCHEMA = Path(__file__).parent / "schema" / "leaderboard.schema.json"
+#: per-S keys copied from a results file into a board entry (the rest stays in the results file)
+ENTRY_METRIC_KEYS = ("top1", "top2", "n_queries", "n_episodes", "no_detection")
+
+
+@cache
+def board_schema() -> dict[str, Any]:
+    return json.loads(BOARD_SCHEMA.read_text())
+
+
+def board_name(results: dict[str, Any]) -> str:
+    """The board a results file belongs on, e.g. `massey__leave-signer-out-xc`."""
+    proto = results["protocol"]
+    name = f"{results['dataset']['name']}__{results['split']['name']}"
+    if proto.get("cross_condition"):
+        name += "-xc"
+    if proto.get("ways"):
+        name += f"-{proto['ways']}way"
+    return name
+
+
+def check_manifest(results: dict[str, Any], source: str) -> None:
+    """Refuse results that cannot be reproduced: every provenance field must be filled in."""
+    missing = []
+    if not results["dataset"].get("revision"):
+        missing.append("dataset.revision")
+    if results["fsbench"].get("git_commit") in (None, "", "unknown"):
+        missing.append("fsbench.git_commit (run from a git checkout)")
+    if not results["fsbench"].get("version"):
+        missing.append("fsbench.version")
+    ep_hashes = results["protocol"].get("episodes_sha256", {})
+    for key in results["metrics"]:
+        if key not in ep_hashes:
+            missing.append(f"protocol.episodes_sha256[{key}]")
+    if "total_s" not in results.get("timings", {}):
+        missing.append("timings.total_s")
+    for key in ("cpu", "device", "platform"):
+        if not results.get("hardware", {}).get(key):
+            missing.append(f"hardware.{key}")
+    if missing:
+        raise ResultsError(
+            f"{source} has an incomplete manifest (missing {', '.join(missing)}); "
+            "re-create it with `fsbench run`"
+        )
+
+
+def make_entry(results: dict[str, Any]) -> dict[str, Any]:
+    """A board entry: method identity, per-S metrics with CIs, and the reproduction manifest."""
+    m = results["method"]
+    metrics = {}
+    for key, value in results["metrics"].items():
+        entry = {k: value[k] for k in ENTRY_METRIC_KEYS if k in value}
+        entry["per_signer_top1"] = {s: v["top1"] for s, v in value.get("per_signer", {}).items()}
+        metrics[key] = entry
+    proto, fs = results["protocol"], results["fsbench"]
+    return {
+        "method": {
+            "name": m["name"],
+            "version": m["version"],
+            "config": m["config"],
+            "config_hash": m["config_hash"],
+            "support_source": m.get("support_source"),
+            "distribution": m.get("distribution"),
+        },
+        "metrics": dict(sorted(metrics.items(), key=lambda kv: int(kv[0][2:]))),
+        "manifest": {
+            "dataset_revision": results["dataset"]["revision"],
+            "dataset_content_hash": results["dataset"]["content_hash"],
+            "split_manifest_sha256": results["split"]["manifest_sha256"],
+            "episodes_sha256": proto["episodes_sha256"],
+            "episodes": proto["episodes"],
+            "seed": proto["seed"],
+            "code_version": fs["version"],
+            "git_commit": fs["git_commit"],
+            "git_dirty": bool(fs.get("git_dirty", False)),
+            "hardware": results["hardware"],
+            "libraries": results.get("libraries", {}),
+            "wall_time_s": results["timings"]["total_s"],
+        },
+        "date": results["created"],
+    }
+
+
+def new_board(results: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "board_version": BOARD_VERSION,
+        "name": board_name(results),
+        "dataset": {"name": results["dataset"]["name"], "content_hash": results["dataset"]["content_hash"]},
+        "split": {
+            "name": results["split"]["name"],
+            "seed": results["split"]["seed"],
+            "manifest_sha256": results["split"]["manifest_sha256"],
+        },
+        "protocol": {
+            "cross_condition": bool(results["protocol"]["cross_condition"]),
+            "ways": results["protocol"]["ways"],
+        },
+        "updated": "",
+        "entries": [],
+    }
+
+
+def read_board(path: Path) -> dict[str, Any]:
+    """Load and validate a board; a corrupt one is a one-line error, never a traceback."""
+    path = Path(path)
+    try:
+        board = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ResultsError(f"leaderboard {path} does not exist; `fsbench publish RESULTS.json` creates it") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultsError(
+            f"leaderboard {path} is corrupt ({exc}); restore it from git (`git checkout -- {path}`)"
+        ) from None
+    validator = jsonschema.Draft202012Validator(board_schema())
+    error = next(iter(sorted(validator.iter_errors(board), key=lambda e: list(e.path))), None)
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "<top level>"
+        raise ResultsError(
+            f"leaderboard {path} is not a valid fsbench board at {where}: {error.message[:160]}; "
+            f"restore it from git"
+        )
+    return board
+
+
+def _short(h: str) -> str:
+    return h[:12] + "…"
+
+
+def check_compatible(board: dict[str, Any], results: dict[str, Any], source: str) -> None:
+    """Same dataset content and same split manifest, or the numbers are not comparable."""
+    name = board["name"]
+    have, got = board["dataset"]["content_hash"], results["dataset"]["content_hash"]
+    if have != got:
+        raise ResultsError(
+            f"{source}: dataset content hash {_short(got)} differs from board {name}'s {_short(have)} "
+            f"(a different dataset version); re-run on the board's dataset or publish to another --boards folder"
+        )
+    have, got = board["split"]["manifest_sha256"], results["split"]["manifest_sha256"]
+    if have != got:
+        raise ResultsError(
+            f"{source}: split manifest hash {_short(got)} differs from board {name}'s {_short(have)} "
+            f"(different folds or --seed; the board uses seed {board['split']['seed']}); "
+            f"re-run with --seed {board['split']['seed']}"
+        )
+
+
+def publish(results_path: Path, boards_dir: Path) -> Path:
+    """Validate a results file and add (or replace) its entry on its board; return the board path."""
+    results_path = Path(results_path)
+    results = read_results(results_path)
+    if results["protocol"].get("development"):
+        raise ResultsError(f"{results_path} is a development run (--dev, tuning data only); publish the run without --dev")
+    check_manifest(results, str(results_path))
+    name = board_name(results)
+    path = Path(boards_dir) / f"{name}.json"
+    board = read_board(path) if path.exists() else new_board(results)
+    check_compatible(board, results, str(results_path))
+    entry = make_entry(results)
+    ident = (entry["method"]["name"], entry["method"]["config_hash"])
+    board["entries"] = [
+        e for e in board["entries"] if (e["method"]["name"], e["method"]["config_hash"]) != ident
+    ] + [entry]
+    main = main_shots(board)
+    board["entries"].sort(key=lambda e: _sort_key(e, main))
+    board["updated"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    write_json_atomic(path, board)
+    return path
+
+
+def _sort_key(entry: dict[str, Any], main: int | None) -> tuple:
+    m = entry["metrics"].get(f"S={main}")
+    if m is None:
+        return (1, 0.0, entry["method"]["name"])
+    return (0, -m["top1"]["mean"], entry["method"]["name"])
+
+
+def resolve_board(board: str, boards_dir: Path) -> Path:
+    """A board name (`massey__leave-signer-out`) or a path to a board file."""
+    candidate = Path(board)
+    if candidate.suffix == ".json" and candidate.exists():
+        return candidate
+    path = Path(boards_dir) / f"{board.removesuffix('.json')}.json"
+    if not path.exists():
+        known = ", ".join(p.stem for p in sorted(Path(boards_dir).glob("*.json"))) or "none"
+        raise ResultsError(f"no leaderboard {board!r} in {boards_dir}; boards there: {known}")
+    return path
+
+
+def sibling_gap_board(board: dict[str, Any], board_path: Path) -> dict[str, Any] | None:
+    """The same-signer board for a leave-signer-out board (or vice versa), if published.
+
+    Only a sibling over the same dataset content counts, so the gap compares like with like.
+    """
+    pairs = {"leave-signer-out": "same-signer", "same-signer": "leave-signer-out"}
+    other = pairs.get(board["split"]["name"])
+    if other is None:
+        return None
+    path = board_path.with_name(board_path.name.replace(f"__{board['split']['name']}", f"__{other}", 1))
+    if not path.exists():
+        return None
+    try:
+        sib = read_board(path)
+    except ResultsError:
+        return None
+    if sib["dataset"]["content_hash"] != board["dataset"]["content_hash"]:
+        return None
+    return sib
+
+
+def list_boards(boards_dir: Path) -> list[dict[str, Any]]:
+    """One summary per board file; corrupt boards are listed with their error, not skipped."""
+    out = []
+    for path in sorted(Path(boards_dir).glob("*.json")):
+        try:
+            board = read_board(path)
+        except ResultsError as exc:
+            out.append({"board": path.stem, "error": str(exc)})
+            continue
+        main = main_shots(board)
+        leader = board["entries"][0] if board["entries"] else None
+        lead_m = leader["metrics"].get(f"S={main}") if leader else None
+        out.append({
+            "board": path.stem,
+            "dataset": board["dataset"]["name"],
+            "split": board["split"]["name"],
+            "entries": len(board["entries"]),
+            "main_shots": main,
+            "leader": leader["method"]["name"] if leader else None,
+            "leader_top1": lead_m["top1"] if lead_m else None,
+            "updated": board["updated"],
+        })
+    return out
+
+
+def show(board: str | None, boards_dir: Path, fmt: str, out_path: Path | None, console: Console) -> None:
+    """Print (or write) one board, or the list of boards when `board` is None."""
+    from fsbench.results import render
+
+    boards_dir = Path(boards_dir)
+    if board is None:
+        if not boards_dir.is_dir():
+            raise ResultsError(f"no leaderboards folder {boards_dir}; publish results with `fsbench publish`")
+        listing = list_boards(boards_dir)
+        text = render.listing(listing, fmt)
+    else:
+        path = resolve_board(board, boards_dir)
+        data = read_board(path)
+        rows = render.board_rows(data, sibling_gap_board(data, path))
+        text = render.render(data, rows, fmt)
+    if out_path is not None:
+        out_path = Path(out_path)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out_path.with_name(f".{out_path.name}.tmp")
+        content = text if isinstance(text, str) else render.to_text(text)
+        tmp.write_text(content)
+        tmp.replace(out_path)
+        console.print(f"wrote {out_path}")
+    elif isinstance(text, str):
+        console.file.write(text)  # raw: Markdown/JSON/HTML must reach pipes unwrapped
+        console.file.flush()
+    else:
+        console.print(text)

@@ -1,0 +1,245 @@
+"""Turning a leaderboard into rows, then into a rich table, Markdown, JSON or one HTML page.
+
+Ranking is by top-1 at the board's main S (`fsbench.evaluation.metrics.main_shots`). Two entries whose
+95 % CIs at that S overlap are not separated by this benchmark, and each row says with which
+ranks it overlaps, so nobody reads a 0.3-point lead as a win.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from rich.table import Table
+
+from fsbench.evaluation.metrics import main_shots, shots_of, signer_gap
+
+TEMPLATE = Path(__file__).parent / "templates" / "board.html"
+
+
+def _overlap(a: list[float], b: list[float]) -> bool:
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def board_rows(board: dict[str, Any], sibling: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Ranked rows with main-S metric, CI overlaps and (if a sibling board exists) the signer gap."""
+    main = main_shots(board)
+    key = f"S={main}"
+    rows = []
+    for rank, e in enumerate(board["entries"], start=1):
+        m = e["metrics"].get(key)
+        rows.append({
+            "rank": rank,
+            "method": e["method"]["name"],
+            "version": e["method"]["version"],
+            "config_hash": e["method"]["config_hash"],
+            "main_shots": main,
+            "top1": m["top1"] if m else None,
+            "top2": m["top2"] if m else None,
+            "per_shots": {k: {"top1": v["top1"], "top2": v["top2"]} for k, v in e["metrics"].items()},
+            "overlaps": [],
+            "gap": None,
+            "date": e["date"],
+            "git_commit": e["manifest"]["git_commit"],
+            "git_dirty": e["manifest"].get("git_dirty", False),
+            "wall_time_s": e["manifest"]["wall_time_s"],
+        })
+    for a in rows:
+        for b in rows:
+            if a is not b and a["top1"] and b["top1"] and _overlap(a["top1"]["ci95"], b["top1"]["ci95"]):
+                a["overlaps"].append(b["rank"])
+    if sibling is not None:
+        same_board = board if board["split"]["name"] == "same-signer" else sibling
+        cross_board = sibling if same_board is board else board
+        same = {(e["method"]["name"], e["method"]["config_hash"]): e for e in same_board["entries"]}
+        cross = {(e["method"]["name"], e["method"]["config_hash"]): e for e in cross_board["entries"]}
+        for row in rows:
+            ident = (row["method"], row["config_hash"])
+            if ident in same and ident in cross:
+                row["gap"] = signer_gap(same[ident]["metrics"], cross[ident]["metrics"])
+    return rows
+
+
+def board_shots(board: dict[str, Any]) -> list[int]:
+    return sorted({s for e in board["entries"] for s in shots_of(e["metrics"])})
+
+
+def pct(mean_ci: dict[str, Any] | None) -> str:
+    if mean_ci is None:
+        return "–"
+    lo, hi = mean_ci["ci95"]
+    return f"{100 * mean_ci['mean']:.1f} [{100 * lo:.1f}–{100 * hi:.1f}]"
+
+
+def _gap_text(row: dict[str, Any]) -> str:
+    if not row["gap"]:
+        return "–"
+    g = row["gap"].get(f"S={row['main_shots']}")
+    return "–" if g is None else f"{100 * g:+.1f}"
+
+
+def _cells(board: dict[str, Any], rows: list[dict[str, Any]], gap: bool) -> tuple[list[str], list[list[str]]]:
+    """Header and text cells shared by the rich and Markdown renderings."""
+    shots = board_shots(board)
+    main = main_shots(board)
+    head = ["#", "method", "config"]
+    head += [f"top-1 S={s}" + (" ★" if s == main else "") for s in shots]
+    head += [f"top-2 S={main}", "CI overlaps"]
+    if gap:
+        head.append(f"same−cross S={main}")
+    head += ["commit", "date"]
+    body = []
+    for r in rows:
+        cells = [str(r["rank"]), r["method"], r["config_hash"][:8]]
+        cells += [pct(r["per_shots"].get(f"S={s}", {}).get("top1")) for s in shots]
+        cells += [pct(r["top2"]), ("≈ " + ", ".join(f"#{k}" for k in r["overlaps"])) if r["overlaps"] else ""]
+        if gap:
+            cells.append(_gap_text(r))
+        cells += [r["git_commit"][:7] + ("+dirty" if r["git_dirty"] else ""), r["date"][:10]]
+        body.append(cells)
+    return head, body
+
+
+def _title(board: dict[str, Any]) -> str:
+    d, s = board["dataset"], board["split"]
+    return (
+        f"{board['name']} · dataset {d['content_hash'][:8]} · split {s['manifest_sha256'][:8]} (seed {s['seed']}) "
+        f"· ranked by top-1 at S={main_shots(board)} (%, 95 % CI; ≈ = CIs overlap)"
+    )
+
+
+def rich_table(board: dict[str, Any], rows: list[dict[str, Any]]) -> Table:
+    """Terminal table, compact enough for 80 columns: top-1 per S with the CI under the mean.
+
+    Commit and date stay in the Markdown/JSON/HTML forms; † marks a run from a dirty tree.
+    """
+    from rich import box
+
+    gap = any(r["gap"] for r in rows)
+    shots, main = board_shots(board), main_shots(board)
+    table = Table(title=_title(board), box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("#", justify="right", min_width=1, no_wrap=True)
+    table.add_column("method", no_wrap=True)
+    table.add_column("config", no_wrap=True)
+    for s in shots:
+        table.add_column(f"S={s}" + ("★" if s == main else ""), justify="right", no_wrap=True)
+    table.add_column(f"top-2\nS={main}", justify="right", no_wrap=True)
+    table.add_column("≈", no_wrap=True)
+    if gap:
+        table.add_column("gap", justify="right", no_wrap=True)
+    two = lambda mc: pct(mc).replace(" [", "\n", 1).rstrip("]")  # noqa: E731
+    for r in rows:
+        cells = [str(r["rank"]), r["method"] + ("†" if r["git_dirty"] else ""), r["config_hash"][:6]]
+        cells += [two(r["per_shots"].get(f"S={s}", {}).get("top1")) for s in shots]
+        cells += [two(r["top2"]), ",".join(f"#{k}" for k in r["overlaps"])]
+        if gap:
+            cells.append(_gap_text(r))
+        table.add_row(*cells)
+    table.caption = "top-1 % with 95 % CI below; ★ ranking S; ≈ ranks whose CIs overlap; † dirty git tree" + (
+        "; gap = same-signer − cross-signer top-1 at ★" if gap else ""
+    )
+    return table
+
+
+def markdown(board: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    gap = any(r["gap"] for r in rows)
+    head, body = _cells(board, rows, gap)
+    lines = [f"### {_title(board)}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in body]
+    return "\n".join(lines) + "\n"
+
+
+def as_json(board: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    return json.dumps({"board": board["name"], "main_shots": main_shots(board), "rows": rows}, indent=1) + "\n"
+
+
+def html_page(board: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """One static, self-contained page: sortable table (inline JS) and an embedded PNG plot."""
+    from fsbench.report.figures import board_curves_png
+
+    gap = any(r["gap"] for r in rows)
+    head, body = _cells(board, rows, gap)
+    sort_values = []
+    for r in rows:
+        vals = [r["rank"], r["method"], r["config_hash"][:8]]
+        vals += [r["per_shots"].get(f"S={s}", {}).get("top1", {}).get("mean", -1) for s in board_shots(board)]
+        vals += [r["top2"]["mean"] if r["top2"] else -1, len(r["overlaps"])]
+        if gap:
+            g = (r["gap"] or {}).get(f"S={r['main_shots']}")
+            vals.append(-1e9 if g is None else g)
+        vals += [r["git_commit"][:8], r["date"]]
+        sort_values.append(vals)
+    th = "".join(f'<th data-col="{i}" tabindex="0">{html.escape(h)}</th>' for i, h in enumerate(head))
+    trs = []
+    for r, cells, vals in zip(rows, body, sort_values):
+        tds = "".join(
+            f'<td data-v="{html.escape(json.dumps(v))}">{html.escape(c)}</td>' for c, v in zip(cells, vals)
+        )
+        trs.append(f'<tr data-method="{html.escape(r["method"])}" data-rank="{r["rank"]}">{tds}</tr>')
+    png = board_curves_png(board)
+    return Template(TEMPLATE.read_text()).substitute(
+        title=html.escape(board["name"]),
+        subtitle=html.escape(_title(board)),
+        header=th,
+        rows="\n".join(trs),
+        plot=base64.b64encode(png).decode(),
+        n_rows=len(rows),
+    )
+
+
+def render(board: dict[str, Any], rows: list[dict[str, Any]], fmt: str) -> Table | str:
+    if fmt == "rich":
+        return rich_table(board, rows)
+    if fmt == "markdown":
+        return markdown(board, rows)
+    if fmt == "json":
+        return as_json(board, rows)
+    if fmt == "html":
+        return html_page(board, rows)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def listing(items: list[dict[str, Any]], fmt: str) -> Table | str:
+    """The `fsbench leaderboard` (no BOARD) overview."""
+    if fmt == "json":
+        return json.dumps(items, indent=1) + "\n"
+    head = ["board", "entries", "main S", "leader", "top-1", "updated"]
+    body = []
+    for it in items:
+        if "error" in it:
+            body.append([it["board"], "–", "–", "corrupt", it["error"], ""])
+        else:
+            body.append([
+                it["board"], str(it["entries"]), str(it["main_shots"]), it["leader"] or "–",
+                pct(it["leader_top1"]), it["updated"][:10],
+            ])
+    if fmt in ("markdown", "html"):
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
+        text = "\n".join(lines) + "\n"
+        if fmt == "html":
+            return "<pre>" + html.escape(text) + "</pre>\n"
+        return text
+    table = Table(title="fsbench leaderboards (top-1 %, 95 % CI, at each board's main S)")
+    for h in head[:-1]:  # "updated" stays in the Markdown/JSON forms
+        table.add_column(h, no_wrap=h != "top-1" or not any("error" in it for it in items))
+    for row in body:
+        table.add_row(*row[:-1])
+    if not body:
+        table.caption = "no boards yet: `fsbench publish RESULTS.json`"
+    return table
+
+
+def to_text(table: Table) -> str:
+    """A rich table as plain text (for --out with the rich format)."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=200, file=io.StringIO())
+    console.print(table)
+    return console.file.getvalue()

@@ -1,0 +1,84 @@
+"""Pytest fixtures for fsbench and its plugins: a private FSBENCH_HOME, quiet bars, a tiny dataset.
+
+A plugin's own tests load it with `pytest_plugins = ("fsbench.testing",)` in their conftest, so
+they run wherever the plugin is installed (this repository's root conftest.py does the same).
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+# Before fsbench is imported anywhere: caches go to a throwaway home, bars stay quiet.
+if "FSBENCH_HOME" not in os.environ:
+    _home = tempfile.mkdtemp(prefix="fsbench-test-home-")
+    os.environ["FSBENCH_HOME"] = _home
+    atexit.register(shutil.rmtree, _home, ignore_errors=True)
+os.environ.setdefault("FSBENCH_QUIET", "1")
+
+TINY_CLASSES = ("a", "b", "c", "d")
+TINY_SIGNERS = ("s1", "s2", "s3")
+TINY_CONDITIONS = ("top", "left")
+
+
+def tiny_image(label: int, signer: int, k: int, size: int = 24) -> bytes:
+    """A class-specific bar pattern, shifted per signer and jittered per image: learnable, not trivial."""
+    rng = np.random.default_rng([label, signer, k])
+    img = rng.integers(0, 40, size=(size, size, 3), dtype=np.uint8)
+    offset = signer + int(rng.integers(0, 2))
+    if label % 2 == 0:
+        img[:, 4 + 4 * (label // 2) + offset : 7 + 4 * (label // 2) + offset] = 220
+    else:
+        img[4 + 4 * (label // 2) + offset : 7 + 4 * (label // 2) + offset, :] = 220
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def tiny_rows(per_cell: int = 4) -> list[dict]:
+    rows = []
+    for s_i, signer in enumerate(TINY_SIGNERS):
+        for c_i, cls in enumerate(TINY_CLASSES):
+            for k in range(per_cell):
+                rows.append({
+                    "id": f"{signer}-{cls}-{k}",
+                    "label": cls,
+                    "signer": signer,
+                    "condition": TINY_CONDITIONS[k % 2],
+                    "image": tiny_image(c_i, s_i, k),
+                })
+    return rows
+
+
+def write_tiny(out: Path, per_cell: int = 4) -> Path:
+    from fsbench.data.records import PrepareReport
+    from fsbench.data.cards import DatasetCard
+    from fsbench.data.store import write_prepared
+
+    card = DatasetCard(
+        name="tiny", title="Tiny synthetic bars", description="test fixture", license="CC0",
+        citation="none", classes=TINY_CLASSES, signers=TINY_SIGNERS, raw_layout="synthetic",
+        image_size=24, condition_column="condition",
+    )
+    write_prepared(tiny_rows(per_cell), out, card, {}, PrepareReport(dataset="tiny", raw="synthetic"))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> Path:
+    return write_tiny(tmp_path_factory.mktemp("tiny") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_dir):
+    from fsbench.data.loader import load_prepared
+
+    return load_prepared(tiny_dir)

@@ -1,0 +1,1 @@
+"""What trains models: the one SGD loop, its lr schedule, and the trained-model cache."""

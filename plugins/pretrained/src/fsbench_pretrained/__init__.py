@@ -1,0 +1,1 @@
+"""Pretrained backbones that ship inside registry wheels, loaded offline at run time."""
