@@ -7,6 +7,6 @@
 from fsbench.heads.dualpath import DualPathHead, LinearDualPathLayer
 from fsbench.heads.loss import pairwise_siamese_loss
 from fsbench.training.schedule import LRSchedule
-from fsbench.training.loop import train_head
+from fsbench.heads.train import train_head
 
 __all__ = ["DualPathHead", "LinearDualPathLayer", "pairwise_siamese_loss", "LRSchedule", "train_head"]

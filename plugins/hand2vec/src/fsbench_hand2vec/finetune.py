@@ -20,7 +20,8 @@ from fsbench.data.dataset import DatasetView
 from fsbench.heads import DualPathHead, pairwise_siamese_loss
 from fsbench_hand2vec.charnet import CharNetBackbone
 from fsbench_hand2vec.method import Hand2Vec, sub_config
-from fsbench_hand2vec.trainers import _loop, prepare_batch
+from fsbench.training.loop import sgd_loop
+from fsbench_hand2vec.trainers import BACKBONE_DEFAULTS, prepare_batch
 
 
 class _Encoder(nn.Module):
@@ -63,7 +64,8 @@ class Hand2VecFT(Hand2Vec):
             return pairwise_siamese_loss(model(x), labels[idx], self.head.alpha, self.head.beta,
                                          n_classes, self.config["beta_weight"])
 
-        _loop(model, len(images), sub_config(self.config, "ft_"), seed, step_loss, "fine-tuning backbone + head",
-              clip=5.0, after_step=lambda: self.head.bound_alpha(self.config["head_alpha_min"]), prefix="ft_")
+        sgd_loop(model, len(images), {**BACKBONE_DEFAULTS, **sub_config(self.config, "ft_")}, seed, step_loss,
+                 "fine-tuning backbone + head", clip=5.0, no_decay=(),
+                 after_step=lambda: self.head.bound_alpha(self.config["head_alpha_min"]), prefix="ft_")
         self.backbone.net.eval()
         self.backbone._fingerprint = None  # weights changed: features must be recomputed

@@ -1,5 +1,5 @@
 """The §3.1.2 recipe for the two backbones: SGD Nesterov under warm-up + cosine warm restarts
-(the schedule `fsbench.training.schedule` shares with the head), augmentation, channels_last.
+(fsbench's one training loop, `fsbench.training.loop`, shared with the heads), augmentation, channels_last.
 
 `train_posenet` regresses Gaussian heatmaps (eqs 3.8–3.9) of (pseudo-)labelled keypoints;
 `train_charnet` is plain cross-entropy classification. Both are seeded and deterministic.
@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,76 +14,12 @@ import torch
 from torch import Tensor, nn
 
 from fsbench.data.dataset import to_tensor
-from fsbench.errors import FsbenchError
-from fsbench.training.schedule import LRSchedule
-from fsbench.progress import progress_bar
+from fsbench.training.loop import LOOP_DEFAULTS, sgd_loop
 from fsbench_hand2vec.augment import noise_and_cutout, photometric
 from fsbench_hand2vec.charnet import CharNet, normalise_gray
 from fsbench_hand2vec.posenet import PoseNet, gaussian_targets, heatmap_loss, normalise
 
-BACKBONE_DEFAULTS: dict[str, Any] = {
-    "epochs": 20, "warmup_epochs": 5, "warmup_lr": 1e-5, "lr_max": 0.1, "lr_min": 1e-4,
-    "batch_size": 1024, "momentum": 0.9, "weight_decay": 4e-5, "augment": True,
-}
-
-
-#: steps with a non-finite loss or gradient that a run may skip before it counts as diverged
-MAX_BAD_STEPS = 10
-
-
-def _loop(
-    model: nn.Module,
-    n: int,
-    cfg: dict[str, Any],
-    seed: int,
-    step_loss: Callable[[Tensor, torch.Generator], Tensor],
-    desc: str,
-    clip: float | None = None,
-    after_step: Callable[[], None] | None = None,
-    prefix: str = "backbone_",
-) -> nn.Module:
-    """Shared epoch/step loop; `step_loss(indices, gen)` returns the mini-batch loss.
-
-    `prefix` names the method config keys `cfg` came from, for the divergence error."""
-    cfg = {**BACKBONE_DEFAULTS, **cfg}
-    schedule = LRSchedule.from_config(cfg)
-    batch = max(2, min(int(cfg["batch_size"]), n))
-    steps = max(1, n // batch)
-    opt = torch.optim.SGD(model.parameters(), lr=schedule(0), momentum=cfg["momentum"],
-                          nesterov=True, weight_decay=cfg["weight_decay"])
-    model.to(memory_format=torch.channels_last).train()
-    bad = 0
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        gen = torch.Generator().manual_seed(seed)
-        with progress_bar() as bar:
-            task = bar.add_task(desc, total=int(schedule.epochs) * steps)
-            for epoch in range(int(schedule.epochs)):
-                perm = torch.randperm(n, generator=gen)
-                for step in range(steps):
-                    for g in opt.param_groups:
-                        g["lr"] = schedule(epoch + step / steps)
-                    loss = step_loss(perm[step * batch : (step + 1) * batch], gen)
-                    opt.zero_grad(set_to_none=True)
-                    finite = bool(torch.isfinite(loss))
-                    if finite:
-                        loss.backward()
-                        # small CPU batches at the thesis's lr (set for batch 1024) blow up
-                        finite = bool(torch.isfinite(nn.utils.clip_grad_norm_(model.parameters(), clip or float("inf"))))
-                    if not finite:  # skip the step, not the run
-                        bad += 1
-                        if bad > MAX_BAD_STEPS:  # never cache a NaN network as if it were trained
-                            raise FsbenchError(
-                                f"{desc} diverged ({bad} steps with a non-finite loss or gradient, last at "
-                                f"epoch {epoch}); lower {prefix}lr_max or raise {prefix}batch_size"
-                            )
-                        bar.advance(task)
-                        continue
-                    opt.step()
-                    if after_step is not None:
-                        after_step()
-                    bar.advance(task)
-    return model.eval()
+BACKBONE_DEFAULTS: dict[str, Any] = {**LOOP_DEFAULTS, "augment": True}
 
 
 def prepare_batch(images: np.ndarray, idx: Tensor, gray: bool, augment: bool, gen: torch.Generator) -> Tensor:
@@ -113,7 +48,8 @@ def train_posenet(images: np.ndarray, keypoints: np.ndarray, cfg: dict[str, Any]
         target = gaussian_targets(kp[idx, :, :2], images.shape[1], radius)
         return heatmap_loss(net(x), target, weights[idx])
 
-    return _loop(net, len(images), cfg, seed, step_loss, "training hand-pose net", clip=5.0)
+    return sgd_loop(net, len(images), {**BACKBONE_DEFAULTS, **cfg}, seed, step_loss, "training hand-pose net",
+                    clip=5.0, prefix="backbone_")
 
 
 def train_charnet(images: np.ndarray, labels: np.ndarray, cfg: dict[str, Any], seed: int) -> CharNet:
@@ -129,4 +65,5 @@ def train_charnet(images: np.ndarray, labels: np.ndarray, cfg: dict[str, Any], s
         x = prepare_batch(images, idx, True, augment, gen)
         return nn.functional.cross_entropy(net(x), y[idx])
 
-    return _loop(net, len(images), cfg, seed, step_loss, "training character net")
+    return sgd_loop(net, len(images), {**BACKBONE_DEFAULTS, **cfg}, seed, step_loss, "training character net",
+                    prefix="backbone_")

@@ -23,7 +23,7 @@ from fsbench.data.dataset import DatasetView
 from fsbench.errors import FsbenchError
 from fsbench.heads.dualpath import DualPathHead
 from fsbench.heads.method import HeadMethod
-from fsbench.training.loop import train_head
+from fsbench.heads.train import train_head
 
 from fsbench_mediapipe_landmarks.backbone import MediaPipeHands
 from fsbench_mediapipe_landmarks.store import Landmarks
