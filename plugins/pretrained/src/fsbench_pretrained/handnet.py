@@ -19,6 +19,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -43,7 +44,7 @@ class HandNetOutput(NamedTuple):
     bottleneck: Tensor  # (N, D) global-average-pooled last feature map
     landmarks: Tensor  # (N, 21, 3) x, y in 224-px input pixels, relative depth z
     presence: Tensor  # (N,) hand-flag probability
-    handedness: Tensor  # (N,) probability of a right hand (as MediaPipe labels a mirrored image)
+    handedness: Tensor  # (N,) the handedness head's sigmoid (MediaPipe labels it with handedness.txt)
     world_landmarks: Tensor  # (N, 21, 3) metres, hand-centred
 
 
@@ -162,8 +163,6 @@ def evaluate(variants: tuple[str, ...] = VARIANTS) -> list[dict[str, Any]]:
         from fsbench_hand2vec.keypoints import load_all
     except ImportError as e:
         raise FsbenchError("--evaluate reuses hand2vec's keypoint loader: pip install -e plugins/hand2vec") from e
-    import numpy as np
-
     reference, crops = load_all(64), load_all(NET_SIZE)
     images = torch.from_numpy(np.stack([s.image for s in crops])).permute(0, 3, 1, 2).float() / 255
     sources = sorted({s.source for s in reference})
@@ -171,7 +170,7 @@ def evaluate(variants: tuple[str, ...] = VARIANTS) -> list[dict[str, Any]]:
     for variant in variants:
         pred = HandNetBackbone(variant).keypoints(images).numpy()
         pred[..., :2] *= 64 / NET_SIZE
-        by_source = {}
+        by_source: dict[str, dict[str, Any]] = {}
         for src in sources:
             idx = [i for i, s in enumerate(reference) if s.source == src]
             by_source[src] = {**keypoint_metrics(pred[idx], [reference[i] for i in idx]),
@@ -189,7 +188,10 @@ def main() -> None:
     args = ap.parse_args()
     if not args.evaluate:
         ap.error("nothing to do: pass --evaluate")
-    text = json.dumps(evaluate(), indent=2)
+    try:
+        text = json.dumps(evaluate(), indent=2)
+    except FsbenchError as e:  # one line and exit code 2, as the fsbench CLI does
+        ap.exit(2, f"error: {e}\n")
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
