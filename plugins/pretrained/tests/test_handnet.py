@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 import torch
@@ -72,6 +74,7 @@ def test_both_variants_build(variant: str, dim: int, params: float) -> None:
     assert bb.feature_dim == dim and bb.channels == 3 and bb.input_size == (224, 224)
     assert sum(p.numel() for p in bb.module.parameters()) == pytest.approx(params, rel=0.03)
     assert all(p.dtype == torch.float32 for p in bb.module.parameters())
+    assert bb.pretrained["sha256"] == hashlib.sha256(handnet.model_path(variant).read_bytes()).hexdigest()
 
 
 def test_keypoints_are_in_input_pixels_at_any_size(backbone: HandNetBackbone) -> None:

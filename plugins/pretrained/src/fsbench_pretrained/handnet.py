@@ -15,6 +15,7 @@ import argparse
 import copy
 import hashlib
 import json
+from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -118,6 +119,15 @@ class HandNetBackbone(PoseBackbone):
         module, self.tflite_sha256 = load_handnet(variant)
         self.module = module.to(memory_format=torch.channels_last)
         self.feature_dim = module.feature_dim
+        #: where the weights come from, for results files (the frozen-prototypes convention)
+        self.pretrained: dict[str, Any] = {
+            "weights": f"mediapipe/modules/hand_landmark/hand_landmark_{variant}.tflite",
+            "sha256": self.tflite_sha256,
+            "trained_on": "MediaPipe Hands' hand crops (Google; real and synthetic, not public)",
+            "source": f"mediapipe {metadata.version('mediapipe')} wheel",
+            "license": "Apache-2.0",
+            "architecture": f"MediaPipe hand_landmark_{variant}, converted by fsbench_pretrained.tflite_graph",
+        }
 
     def _run(self, images: Tensor) -> list[HandNetOutput]:
         return [self.module(to_net_input(b)) for b in images.split(BATCH)]
