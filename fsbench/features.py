@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,13 @@ def backbone_features(
     mode: Mode | None = None,
     batch_size: int = 256,
     description: str | None = None,
+    encode: Callable[[Tensor], Tensor] | None = None,
 ) -> Tensor:
-    """(len(view), feature_dim) float32 features of every image of `view`, in view order."""
+    """(len(view), feature_dim) float32 features of every image of `view`, in view order.
+
+    `encode` computes the same features faster (e.g. an ONNX Runtime session of the backbone);
+    default `backbone.features`. It must agree with it: the cache is keyed by the backbone.
+    """
     if size is None or mode is None:
         default_size, default_mode = default_size_mode(backbone)
         size, mode = size or default_size, mode or default_mode
@@ -66,7 +72,8 @@ def backbone_features(
     todo = torch.unique(rows[~done[rows]])  # sorted: memmap reads run in file order
     if len(todo):
         label = description or f"{type(backbone).__name__} features at {size}px"
-        feats[todo] = _compute(backbone, DatasetView(view.dataset, todo.numpy()), size, mode, batch_size, label)
+        feats[todo] = _compute(backbone, DatasetView(view.dataset, todo.numpy()), size, mode, batch_size, label,
+                               encode or backbone.features)
         done[todo] = True
         _merge(_load(path, key), feats, done)  # keep rows another process added meanwhile
         _save(path, key, feats, done)
@@ -85,14 +92,15 @@ def _empty(rows: int, dim: int) -> tuple[Tensor, Tensor]:
 
 
 @torch.inference_mode()
-def _compute(backbone: PoseBackbone, view: DatasetView, size: int, mode: Mode, batch_size: int, label: str) -> Tensor:
+def _compute(backbone: PoseBackbone, view: DatasetView, size: int, mode: Mode, batch_size: int, label: str,
+             encode: Callable[[Tensor], Tensor]) -> Tensor:
     """Features of `view` in batches, with a progress bar; checks the backbone's output shape."""
     out = torch.empty(len(view), backbone.feature_dim)
     start = 0
     with progress_bar() as bar:
         task = bar.add_task(label, total=len(view))
         for batch in view.tensors(size, mode, batch_size=batch_size):
-            f = backbone.features(batch)
+            f = encode(batch)
             if tuple(f.shape) != (len(batch), backbone.feature_dim):
                 raise FsbenchError(
                     f"{type(backbone).__name__}.features returned {tuple(f.shape)} for {len(batch)} images; "

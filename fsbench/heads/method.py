@@ -1,19 +1,59 @@
-"""What every method built on a trained `DualPathHead` shares: its classifier and its record."""
+"""What every method built on a trained `DualPathHead` shares: building, training and caching
+the head, its classifier, and its record in the results file."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import torch
+from torch import Tensor
+
+from fsbench import registry
 from fsbench.api import LowShotClassifier, Method
 from fsbench.errors import FsbenchError
 from fsbench.heads.dualpath import DualPathHead
+from fsbench.heads.train import train_head
+from fsbench.runtime import torch_threads
+from fsbench.training.cache import cache_key, model_path, train_or_load
 
 
 class HeadMethod(Method):
-    """A `Method` whose `fit` sets `self.head`; classifies with the head's learned α, β using the
-    rule named by `config["classifier"]`, and records them in the results file."""
+    """A `Method` whose `fit` sets `self.head` by `fit_head`; classifies with the head's learned
+    α, β using the rule named by `config["classifier"]`.
+
+    Config keys read here: `head` (a registered `fsbench.heads` entry, default dualpath),
+    `features` (f), `head_*` (architecture and the §3.1.2 recipe), `beta_weight`, `threads`.
+    """
 
     head: DualPathHead | None = None
+
+    def head_config(self) -> dict[str, Any]:
+        """The training recipe: every `head_*` key without its prefix, plus beta_weight."""
+        cfg = {k[len("head_"):]: v for k, v in self.config.items() if k.startswith("head_")}
+        return {**cfg, "beta_weight": self.config["beta_weight"]}
+
+    def build_head(self, in_features: int, seed: int) -> DualPathHead:
+        """A seeded, untrained head: the same seed gives the same initial weights."""
+        factory = registry.get("heads", self.config.get("head", "dualpath"))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return factory(in_features, self.config["features"], widths=self.config.get("head_widths"),
+                           dropout=self.config.get("head_dropout", 0.5),
+                           input_norm=self.config.get("head_input_norm", False))
+
+    def fit_head(self, features: Tensor, labels: Tensor, seed: int, identity: str) -> DualPathHead:
+        """Train (or load) the head on frozen `features`; `identity` names what the features are
+        (backbone fingerprint + training rows), so a rerun with another S or episode count, or
+        another fold sharing those features, trains nothing."""
+        key = cache_key(self.name, identity, self.config_hash, seed)
+
+        def train(head: DualPathHead) -> None:
+            train_head(head, features, labels, self.head_config(), seed)
+
+        with torch_threads(self.config.get("threads", 0)):
+            head, _ = train_or_load(model_path("heads", self.name, key), key,
+                                    lambda meta: self.build_head(features.shape[1], seed), train)
+        return head
 
     def make_classifier(self) -> LowShotClassifier:
         if self.head is None:

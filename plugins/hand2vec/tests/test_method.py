@@ -13,6 +13,7 @@ from fsbench.evaluation.classifiers import SimilarityClassifier
 from fsbench.data.dataset import FsDataset
 from fsbench.errors import FsbenchError
 from fsbench.protocol.splits import LeaveSignerOut
+from fsbench.heads import method as head_method
 from fsbench_hand2vec import method as method_mod
 from fsbench_hand2vec.method import Hand2Vec
 
@@ -115,7 +116,7 @@ def test_head_is_cached_per_config(tiny, spies, monkeypatch):
     first = Hand2Vec({**TINY, "backbone": "posenet"})
     first.fit(train, seed=1)
     trained = []
-    monkeypatch.setattr(method_mod, "train_head", lambda head, *a: trained.append(head) or head.eval())
+    monkeypatch.setattr(head_method, "train_head", lambda head, *a: trained.append(head) or head.eval())
     again = Hand2Vec({**TINY, "backbone": "posenet"})
     again.fit(train, seed=1)  # same config, view, seed: the cached head, not a new one
     assert not trained

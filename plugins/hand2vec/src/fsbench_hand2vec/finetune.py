@@ -17,10 +17,12 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from fsbench.data.dataset import DatasetView
+from fsbench.errors import FsbenchError
+from fsbench.features import default_size_mode
 from fsbench.heads import DualPathHead, pairwise_siamese_loss
-from fsbench_hand2vec.charnet import CharNetBackbone
-from fsbench_hand2vec.method import Hand2Vec, sub_config
 from fsbench.training.loop import sgd_loop
+from fsbench_hand2vec.charnet import CharNetBackbone
+from fsbench_hand2vec.method import TRAINED, Hand2Vec, sub_config
 from fsbench_hand2vec.trainers import BACKBONE_DEFAULTS, prepare_batch
 
 
@@ -48,10 +50,18 @@ class Hand2VecFT(Hand2Vec):
         "head_alpha_min": 1.0, "head_input_norm": True,
     }
 
+    auto_backbone: ClassVar[str] = "posenet"  # fine-tuning needs a net trained here
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        if self.config["backbone"] not in ("auto", *TRAINED):
+            raise FsbenchError(f"hand2vec-ft fine-tunes the nets it trains ({', '.join(TRAINED)}); "
+                               f"use hand2vec for the frozen backbone {self.config['backbone']!r}")
+
     def _fit(self, train: DatasetView, seed: int) -> None:
         super()._fit(train, seed)  # fold-trained backbone + head trained on its frozen features
         assert self.backbone is not None and self.head is not None
-        size, mode = self._size_mode()
+        size, mode = default_size_mode(self.backbone)
         gray = isinstance(self.backbone, CharNetBackbone)
         pool = gray or self.config["pooling"] == "avg"
         model = _Encoder(self.backbone.net.encoder, self.head, pool)

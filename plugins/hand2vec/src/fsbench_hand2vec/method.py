@@ -1,10 +1,13 @@
 """`hand2vec`: train a backbone on the fold's training view, freeze it, learn a siamese head.
 
 fit(train, seed):
-  1. backbone — the Fig 3.1 pose net for colour hand images (keypoints pseudo-labelled on the
-     training view only) or the Fig 3.7 character net for grayscale characters; cached under
+  1. backbone — a pretrained pose net from any registered `fsbench.backbones` entry (e.g.
+     `mediapipe-handnet`: MediaPipe's hand-landmark CNN, frozen as it was trained), or one trained
+     here: the Fig 3.1 pose net for colour hand images (keypoints pseudo-labelled on the training
+     view only — by MediaPipe Hands, or distilled from `mediapipe-handnet`'s keypoints) or the
+     Fig 3.7 character net for grayscale characters; trained ones are cached under
      cache_dir("hand2vec") by (config, training-view fingerprint, seed);
-  2. frozen features of the training view, cached by (backbone fingerprint, view fingerprint);
+  2. frozen features of the training view, cached by (backbone fingerprint, rows);
   3. a DualPathHead trained with the pairwise siamese loss on those features.
 embed(view) → unit embeddings; make_classifier() → the σ(β + α²·cos) rule with the learned α, β.
 """
@@ -18,10 +21,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from fsbench import registry
 from fsbench.api import PoseBackbone, config_hash
 from fsbench.data.dataset import DatasetView
 from fsbench.errors import FsbenchError
-from fsbench.heads import DualPathHead, train_head
+from fsbench.features import backbone_features
+from fsbench.heads import DualPathHead
 from fsbench.heads.method import HeadMethod
 from fsbench.paths import cache_dir
 from fsbench.runtime import torch_threads
@@ -33,6 +38,11 @@ from fsbench_hand2vec.pseudolabel import pseudo_label, resolve_labeller
 from fsbench_hand2vec.trainers import train_charnet, train_posenet
 
 
+#: backbones hand2vec trains itself; any other name is a registered, pretrained backbone
+TRAINED = ("posenet", "charnet")
+#: the backbone "auto" picks for colour hand images, selected with `fsbench run --dev` on
+#: Massey's training signers between the three pose nets (docs/hand2vec.md)
+AUTO_BACKBONE = "posenet"
 #: config keys besides backbone_* that change the trained backbone
 BACKBONE_KEYS = ("keypoint_source", "min_confidence")
 #: CPU budgets per backbone, where the config says "auto" (docs/hand2vec.md). The pose net's is
@@ -73,7 +83,9 @@ class Hand2Vec(HeadMethod):
     name: ClassVar[str] = "hand2vec"
     version: ClassVar[str] = "1"
     default_config: ClassVar[dict[str, Any]] = {
-        "backbone": "auto",  # auto | posenet | charnet
+        # auto: AUTO_BACKBONE for colour images, charnet for grayscale | posenet | charnet | any
+        # registered backbone, frozen (fsbench list backbones), with backbone_options as its kwargs
+        "backbone": "auto", "backbone_options": {},
         "keypoint_source": "mediapipe-hands",  # any backbone with keypoints(), or "none"
         "min_confidence": 0.3,
         "pooling": "avg",  # avg (Fig 3.19: 128) | flatten (2048)
@@ -100,11 +112,18 @@ class Hand2Vec(HeadMethod):
     # the char net's budget, stated (≈ 3 min on 2 cores): 3 epochs on 1 000 images scored 17 / 19 %,
     # below pixels; 5 epochs on 2 000, 29 / 35 %
     demo_config: ClassVar[dict[str, Any]] = {"backbone_epochs": 8}
+    auto_backbone: ClassVar[str] = AUTO_BACKBONE
+    config_types: ClassVar[dict[str, tuple[type, ...]]] = {"backbone": (str,), "head_widths": (list, type(None))}
+    config_choices: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "classifier": ("max", "mean", "softmax"), "pooling": ("avg", "flatten"),
+    }
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
-        if self.config["backbone"] not in ("auto", "posenet", "charnet"):
-            raise FsbenchError(f"hand2vec backbone {self.config['backbone']!r} is unknown; use auto, posenet or charnet")
+        known = ("auto", *TRAINED, *registry.names("backbones"))
+        if self.config["backbone"] not in known:
+            raise FsbenchError(f"hand2vec backbone {self.config['backbone']!r} is unknown; use auto, posenet or "
+                               f"charnet (trained here) or a registered backbone: {', '.join(known[3:])}")
         if self.config["classifier"] not in ("max", "mean", "softmax"):
             raise FsbenchError(f"hand2vec classifier {self.config['classifier']!r} is unknown; use max, mean or softmax")
         self.backbone: PoseBackbone | None = None
@@ -114,13 +133,12 @@ class Hand2Vec(HeadMethod):
     def _kind(self, train: DatasetView) -> str:
         if self.config["backbone"] != "auto":
             return self.config["backbone"]
-        return "charnet" if is_grayscale(train) else "posenet"
-
-    def _size_mode(self) -> tuple[int, str]:
-        return (28, "L") if isinstance(self.backbone, CharNetBackbone) else (64, "RGB")
+        return "charnet" if is_grayscale(train) else self.auto_backbone
 
     def fit_backbone(self, train: DatasetView, seed: int) -> PoseBackbone:
         kind = self._kind(train)
+        if kind not in TRAINED:  # pretrained elsewhere: frozen as it is, nothing learned here
+            return registry.get("backbones", kind)(**self.config["backbone_options"])
         self.config = resolve_budget(self.config, kind)  # so results record the numbers that ran
         limit = int(self.config["backbone_max_images"])
         if 0 < limit < len(train):  # CPU budget: a seeded class-balanced part of the training view
@@ -158,17 +176,11 @@ class Hand2Vec(HeadMethod):
 
     # -- features -----------------------------------------------------------------------
     def features(self, view: DatasetView) -> Tensor:
-        """Frozen backbone features of `view`, cached by (backbone, view) fingerprints."""
+        """Frozen backbone features of `view`, through fsbench's one feature cache."""
         assert self.backbone is not None, "call fit() first"
-        path = cache_dir("hand2vec") / f"feat-{self.backbone.fingerprint()[:20]}-{view.fingerprint[:20]}.pt"
-        if path.exists():
-            return torch.load(path, weights_only=True)
-        size, mode = self._size_mode()
-        encode = fast_features(self.backbone)  # ONNX Runtime when installed, else eager
-        chunks = [encode(b) for b in view.tensors(size, mode, batch_size=256)]
-        feats = torch.cat(chunks) if chunks else torch.empty(0, self.backbone.feature_dim)
-        torch.save(feats, path)
-        return feats
+        trained_here = isinstance(self.backbone, (PoseNetBackbone, CharNetBackbone))
+        # the nets trained here run as ONNX Runtime graphs when installed (~2× eager)
+        return backbone_features(self.backbone, view, encode=fast_features(self.backbone) if trained_here else None)
 
     # -- Method -------------------------------------------------------------------------
     def fit(self, train: DatasetView, seed: int) -> None:
@@ -177,25 +189,8 @@ class Hand2Vec(HeadMethod):
 
     def _fit(self, train: DatasetView, seed: int) -> None:
         self.backbone = self.fit_backbone(train, seed)
-        self.head = self.fit_head(train, seed)
-
-    def fit_head(self, train: DatasetView, seed: int) -> DualPathHead:
-        """The siamese head on frozen features, cached by (backbone, view, config, seed), so a
-        rerun with another S or episode count trains nothing."""
-        assert self.backbone is not None, "fit the backbone first"
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            head = DualPathHead(self.backbone.feature_dim, self.config["features"],
-                                widths=self.config["head_widths"], dropout=self.config["head_dropout"],
-                                input_norm=self.config["head_input_norm"])
-        key = hashlib.sha256(f"{self.backbone.fingerprint()}|{train.fingerprint}|{self.config_hash}|{seed}".encode()).hexdigest()
-        path = cache_dir("hand2vec") / f"head-{key[:24]}.pt"
-        if path.exists():
-            return load_checkpoint(path, head, {"key": key}).eval()
-        head_cfg = {**sub_config(self.config, "head_"), "beta_weight": self.config["beta_weight"]}
-        head = train_head(head, self.features(train), torch.from_numpy(train.labels), head_cfg, seed)
-        save_checkpoint(path, head, {"key": key})
-        return head
+        identity = f"{self.backbone.fingerprint()}|{train.fingerprint}"
+        self.head = self.fit_head(self.features(train), torch.from_numpy(train.labels), seed, identity)
 
     @torch.inference_mode()
     def embed(self, view: DatasetView) -> Tensor:
@@ -203,6 +198,12 @@ class Hand2Vec(HeadMethod):
             raise FsbenchError("hand2vec.embed() called before fit(); call fit(train_view, seed) first")
         with torch_threads(self.config["threads"]):
             return self.head.eval()(self.features(view))
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        if getattr(self.backbone, "pretrained", None):  # outside weights are named on the board
+            out["pretrained"] = self.backbone.pretrained
+        return out
 
     def inference_module(self) -> tuple[torch.nn.Module, tuple[int, int, int]]:
         """[0, 1] images → embeddings as one module, and its (C, H, W) input: what `fsbench export` writes."""

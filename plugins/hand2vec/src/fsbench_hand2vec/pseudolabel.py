@@ -14,12 +14,16 @@ import numpy as np
 
 from fsbench import registry
 from fsbench.api import PoseBackbone
+from fsbench.atomic import write_with
 from fsbench.data.dataset import DatasetView, to_tensor
 from fsbench.errors import FsbenchError, UnknownPluginError
 from fsbench.paths import cache_dir
 from fsbench.progress import progress_bar
 
-PLUGIN_HINT = {"mediapipe-hands": "pip install -e plugins/mediapipe-landmarks"}
+PLUGIN_HINT = {
+    "mediapipe-hands": "pip install -e plugins/mediapipe-landmarks",
+    "mediapipe-handnet": "pip install -e plugins/pretrained",
+}
 
 
 def resolve_labeller(name: str) -> PoseBackbone:
@@ -55,9 +59,7 @@ def pseudo_label(view: DatasetView, labeller: PoseBackbone, size: int = 64, batc
                 for i, k in zip(idx, kp):
                     cache[keys[i]] = k.astype(np.float32)
                 bar.advance(task, len(idx))
-        tmp = path.with_name(path.stem + ".tmp.npz")
-        np.savez(tmp, **cache)
-        tmp.replace(path)
+        write_with(path, lambda fh: np.savez(fh, **cache))
     out = np.stack([cache[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, 21, 3), np.float32)
     out[..., :2] *= size / in_size
     return out

@@ -23,7 +23,6 @@ from fsbench.data.dataset import DatasetView
 from fsbench.errors import FsbenchError
 from fsbench.heads.dualpath import DualPathHead
 from fsbench.heads.method import HeadMethod
-from fsbench.heads.train import train_head
 
 from fsbench_mediapipe_landmarks.backbone import MediaPipeHands
 from fsbench_mediapipe_landmarks.store import Landmarks
@@ -128,18 +127,8 @@ class MediaPipeLandmarks(HeadMethod, _LandmarkMethod):
         x, labels = feats[ok], torch.from_numpy(train.labels)[ok]
         # standardise on the training signers only: landmark coordinates differ in spread by joint
         self._mean, self._std = x.mean(0), x.std(0).clamp_min(1e-3)
-        head_cfg = {k[5:]: v for k, v in self.config.items() if k.startswith("head_") and k not in ("head_widths", "head_dropout")}
-        head_cfg = {**head_cfg, "beta_weight": self.config["beta_weight"]}
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            head = DualPathHead(self.backbone.feature_dim, self.config["features"],
-                                widths=self.config["head_widths"], dropout=self.config["head_dropout"])
-        before = torch.get_num_threads()
-        torch.set_num_threads(int(self.config["threads"]) or before)
-        try:
-            self.head = train_head(head, (x - self._mean) / self._std, labels, head_cfg, seed)
-        finally:
-            torch.set_num_threads(before)
+        identity = f"{self.backbone.fingerprint()}|{train.fingerprint}"
+        self.head = self.fit_head((x - self._mean) / self._std, labels, seed, identity)
 
     @torch.inference_mode()
     def embed(self, view: DatasetView) -> Tensor:
