@@ -12,11 +12,15 @@ import ctypes
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import torch
-
 
 def tune_process() -> None:
-    """Keep freed memory mapped (mallopt M_MMAP_MAX=0, M_TRIM_THRESHOLD=1e11) and flush denormals."""
+    """Keep freed memory mapped (mallopt M_MMAP_MAX=0, M_TRIM_THRESHOLD=1e11) and flush denormals.
+
+    Called by what trains or evaluates (the runner, refits, bench scripts), not by the CLI group:
+    torch is imported here, and `fsbench list` or `--help` must answer without it.
+    """
+    import torch
+
     torch.set_flush_denormal(True)
     try:
         libc = ctypes.CDLL("libc.so.6")
@@ -29,6 +33,8 @@ def tune_process() -> None:
 @contextmanager
 def torch_threads(n: int) -> Iterator[None]:
     """Temporarily pin torch's intra-op threads (0 leaves torch's setting alone)."""
+    import torch
+
     before = torch.get_num_threads()
     if n:
         torch.set_num_threads(int(n))

@@ -17,7 +17,6 @@ from fsbench import __version__
 from fsbench.cli import boards, catalog, data, evaluate
 from fsbench.cli.console import err
 from fsbench.errors import FsbenchError
-from fsbench.runtime import tune_process
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,8 +25,7 @@ from fsbench.runtime import tune_process
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """fsbench: signer-independent, low-shot fingerspelling benchmarks."""
-    ctx.obj = {"debug": debug}
-    tune_process()
+    ctx.obj = {"debug": debug}  # no torch here: what trains calls fsbench.runtime.tune_process itself
 
 
 for command in (catalog.list_cmd, catalog.info, data.prepare, evaluate.run, evaluate.demo, evaluate.export,

@@ -26,7 +26,7 @@ from fsbench.errors import FsbenchError, ProtocolError
 from fsbench.evaluation.metrics import Predictions, summarise
 from fsbench.progress import progress_bar
 from fsbench.results.document import provenance
-from fsbench.runtime import torch_threads
+from fsbench.runtime import torch_threads, tune_process
 from fsbench.api import Episode, EpisodeSpec, Fold
 from fsbench.protocol.episodes import SMALL_CLASS_POLICY, episodes_manifest, sample_episodes
 from fsbench.protocol.splits import split_manifest
@@ -57,6 +57,7 @@ def run(request: RunRequest, data: FsDataset | None = None) -> dict[str, Any]:
     """Execute a request end to end and return a results document (not yet written)."""
     from fsbench.data.hub import resolve_dataset
 
+    tune_process()
     t_start = time.perf_counter()
     method = make_method(request.method, request.config)
     split = registry.get("splits", request.split)()
