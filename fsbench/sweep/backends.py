@@ -1,0 +1,150 @@
+"""Where cells run: one after another in this process (`local`), or as Ray tasks (`ray`).
+
+Both run a cell through `execute`, which is `fsbench run` minus the file write: the driver writes
+every results file (atomically, as each cell finishes), so workers need no shared --out folder.
+A cell's own failure (an FsbenchError, or any exception in the method) comes back as a one-line
+error and the sweep goes on; a worker that dies (killed, out of memory, node lost) is Ray's
+business: the task is retried up to `max_retries` times before it counts as failed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fsbench.errors import FsbenchError
+from fsbench.evaluation.runner import run
+from fsbench.runtime import torch_threads, tune_process
+from fsbench.sweep.cells import Cell
+from fsbench.sweep.spec import SweepError
+
+Outcome = dict[str, Any]  # {"status": "done"|"failed", "results"|"error", "host", "pid", "wall_s"}
+Started = Callable[[int], None]  # told how many cells are running now
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as the one line a summary shows (FsbenchErrors already are one)."""
+    text = " ".join(str(exc).split()) or "(no message)"
+    return text[:400] if isinstance(exc, FsbenchError) else f"{type(exc).__name__}: {text[:300]}"
+
+
+def execute(cell: Cell) -> Outcome:
+    """Run one cell exactly as `fsbench run` would, with torch threads = the cell's CPUs."""
+    tune_process()
+    where = {"host": socket.gethostname(), "pid": os.getpid()}
+    t0 = time.perf_counter()
+    try:
+        with torch_threads(cell.spec.cpus):
+            results = run(cell.spec.request())
+        got = results["dataset"]["content_hash"]
+        if got != cell.dataset_hash:
+            raise SweepError(
+                f"dataset {cell.spec.dataset!r} on {where['host']} has content hash {got[:12]}…, the sweep "
+                f"expected {cell.dataset_hash[:12]}…; give every node the same prepared dataset (docs/sweeps.md)")
+    except Exception as exc:  # the cell failed, not the sweep: record it and go on
+        return {"status": "failed", "error": one_line(exc), "traceback": traceback.format_exc(),
+                "wall_s": round(time.perf_counter() - t0, 3), **where}
+    return {"status": "done", "results": results, "wall_s": round(time.perf_counter() - t0, 3), **where}
+
+
+class LocalBackend:
+    """Cells in order, in this process: the default, and the reference the Ray backend must match."""
+
+    name = "local"
+
+    def run(self, cells: list[Cell], started: Started) -> Iterator[tuple[Cell, Outcome]]:
+        for cell in cells:
+            started(1)
+            outcome = execute(cell)
+            started(0)
+            yield cell, outcome
+
+
+class RayBackend:
+    """Cells as Ray tasks, each declaring `num_cpus` = its CPUs.
+
+    `address=None` starts a private Ray on this machine, bound to 127.0.0.1; "auto" or HOST:PORT
+    joins a running cluster (`ray start --head` …). Workers keep their node's environment
+    (FSBENCH_HOME, FSBENCH_DATA); progress bars inside cells are switched off there.
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, max_retries: int = 3) -> None:
+        self.address = address
+        self.max_retries = max_retries
+
+    def connect(self) -> tuple[Any, bool]:
+        """(the ray module, whether this call started the connection and so must end it).
+
+        A Ray that this process already joined (e.g. `ray.init()` in a notebook) is used as it is.
+        """
+        if "ray" in sys.modules and sys.modules["ray"].is_initialized():
+            return sys.modules["ray"], False
+        local = self.address is None or self.address.split(":")[0] in ("127.0.0.1", "localhost")
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no reports to the outside
+        if local:  # every Ray address on the loopback interface, not the machine's network address
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        try:
+            import ray
+        except ImportError:
+            raise SweepError("--backend ray needs Ray: pip install 'fsbench[ray]' (or pip install ray)") from None
+        import logging
+
+        try:
+            ray.init(address=self.address, include_dashboard=False if self.address is None else None,
+                     logging_level=logging.WARNING, runtime_env={"env_vars": {"FSBENCH_QUIET": "1"}})
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise SweepError(f"cannot join Ray at {self.address!r} ({one_line(exc)}); start one with `ray start "
+                             "--head`, or drop --address to start a local one; a cluster with token authentication "
+                             "needs RAY_AUTH_MODE=token and its token here (docs/sweeps.md)") from None
+        return ray, True
+
+    def run(self, cells: list[Cell], started: Started) -> Iterator[tuple[Cell, Outcome]]:
+        if not cells:
+            return
+        ray, owned = self.connect()
+        try:
+            task = ray.remote(execute)
+            cpus = float(ray.cluster_resources().get("CPU", 1))
+            biggest = max(c.spec.cpus for c in cells)
+            if biggest > cpus:
+                raise SweepError(f"a cell asks for {biggest} CPUs but the Ray cluster has {cpus:g}; lower --cpus")
+            slots = max(1, int(cpus // biggest))
+            refs = {
+                task.options(num_cpus=c.spec.cpus, max_retries=self.max_retries, retry_exceptions=False,
+                             name=f"fsbench-cell:{c.name}").remote(c): c
+                for c in cells
+            }
+            pending = list(refs)
+            while pending:
+                started(min(len(pending), slots))  # Ray does not say which queued task has begun
+                done, pending = ray.wait(pending, num_returns=1, timeout=1.0)
+                for ref in done:
+                    yield refs.pop(ref), self._result(ray, ref)
+        finally:
+            if owned:
+                ray.shutdown()
+
+    def _result(self, ray: Any, ref: Any) -> Outcome:
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayError as exc:  # retries used up: the worker or its node kept dying
+            first = one_line(exc).split(". ")[0]
+            return {"status": "failed", "error": f"lost its worker after {self.max_retries} retries ({first})",
+                    "host": "?", "pid": 0, "wall_s": 0.0}
+
+
+def make_backend(name: str, address: str | None, max_retries: int) -> LocalBackend | RayBackend:
+    if name == "local":
+        if address is not None:
+            raise SweepError("--address joins a Ray cluster; use it with --backend ray")
+        return LocalBackend()
+    if name == "ray":
+        return RayBackend(address, max_retries)
+    raise SweepError(f"unknown backend {name!r}; use local or ray")

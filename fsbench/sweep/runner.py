@@ -1,0 +1,106 @@
+"""Running a sweep: skip finished cells, write each result as it lands, record failures, show progress.
+
+Results are written by `write_results` (validated, atomic) the moment a cell finishes, so an
+interrupted sweep loses at most the cells in flight and a re-run of the same command computes
+only what is missing. `sweep.json` in the output folder lists every cell with its status, its
+one-line error if it failed, and where and how long it ran; it is rewritten (atomically) after
+every cell, so it is current even after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fsbench.errors import FsbenchError
+from fsbench.progress import progress_bar
+from fsbench.results.document import write_json_atomic, write_results
+from fsbench.sweep.backends import LocalBackend, Outcome, RayBackend, one_line
+from fsbench.sweep.cells import Cell, is_done
+
+SUMMARY = "sweep.json"
+
+
+@dataclass
+class Summary:
+    out_dir: Path
+    backend: str
+    cells: list[Cell]
+    status: dict[str, str] = field(default_factory=dict)  # key → pending | skipped | done | failed
+    errors: dict[str, str] = field(default_factory=dict)
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # key → host, pid, wall_s (, traceback)
+    wall_s: float = 0.0
+
+    def of(self, status: str) -> list[Cell]:
+        return [c for c in self.cells if self.status[c.key] == status]
+
+    def line(self) -> str:
+        n = {s: len(self.of(s)) for s in ("done", "skipped", "failed", "pending")}
+        text = (f"sweep of {len(self.cells)} cells → {self.out_dir}: {n['done']} computed, {n['skipped']} already done, "
+                f"{n['failed']} failed")
+        if n["pending"]:
+            text += f", {n['pending']} not run"
+        return text + f" ({self.backend} backend, {self.wall_s:.0f} s)"
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "sweep_version": 1,
+            "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "backend": self.backend,
+            "cells": [{
+                "name": c.name, "key": c.key, "status": self.status[c.key], "error": self.errors.get(c.key),
+                "results": c.path.name, "method": c.spec.method, "dataset": c.spec.dataset, "split": c.spec.split,
+                "seed": c.spec.seed, "shots": list(c.spec.shots), "episodes": c.spec.episodes, "ways": c.spec.ways,
+                "cross_condition": c.spec.cross_condition, "dev": c.spec.dev, "config": c.spec.config,
+                "cpus": c.spec.cpus, **self.runs.get(c.key, {}),
+            } for c in self.cells],
+        }
+
+
+def run_sweep(cells: list[Cell], backend: LocalBackend | RayBackend, out_dir: Path) -> Summary:
+    """Compute every cell whose results file is missing; return who did what."""
+    out_dir = Path(out_dir)
+    summary = Summary(out_dir, backend.name, cells)
+    todo = []
+    for cell in cells:
+        summary.status[cell.key] = "skipped" if is_done(cell) else "pending"
+        if summary.status[cell.key] == "pending":
+            todo.append(cell)
+    t0 = time.perf_counter()
+    with progress_bar() as bar:
+        task = bar.add_task("sweep", total=len(todo))
+        running = [0]
+
+        def show(n_running: int | None = None) -> None:
+            if n_running is not None:
+                running[0] = n_running
+            bar.update(task, completed=len(summary.of("done")) + len(summary.of("failed")),
+                       description=f"sweep · {len(summary.of('done'))} done · {running[0]} running · "
+                                   f"{len(summary.of('failed'))} failed")
+
+        show()
+        try:
+            for cell, outcome in backend.run(todo, show):
+                _record(summary, cell, outcome)
+                show()
+                summary.wall_s = time.perf_counter() - t0
+                write_json_atomic(out_dir / SUMMARY, summary.document())
+        finally:
+            summary.wall_s = time.perf_counter() - t0
+            write_json_atomic(out_dir / SUMMARY, summary.document())
+    return summary
+
+
+def _record(summary: Summary, cell: Cell, outcome: Outcome) -> None:
+    summary.runs[cell.key] = {k: outcome[k] for k in ("host", "pid", "wall_s", "traceback") if k in outcome}
+    if outcome["status"] == "done":
+        try:
+            write_results(cell.path, outcome["results"])
+        except FsbenchError as exc:  # e.g. a method whose document fails the schema
+            outcome = {"status": "failed", "error": one_line(exc)}
+    summary.status[cell.key] = outcome["status"]
+    if outcome["status"] == "failed":
+        summary.errors[cell.key] = outcome["error"]
