@@ -11,6 +11,7 @@ from fsbench.evaluation.metrics import (
     bootstrap_ci,
     confused_pairs,
     confusion_matrix,
+    dense_confusion,
     episode_ci,
     signer_gap,
     summarise,
@@ -85,7 +86,8 @@ def test_summarise_per_signer_class_fold_and_top2():
     assert out["per_signer"]["s2"]["top1"] == pytest.approx(2 / 3)
     assert out["per_fold"]["f1"]["n_queries"] == 3
     assert out["per_class"]["a"]["top1"] == 0.5 and out["per_class"]["c"]["top1"] == 1.0
-    assert out["confusion"] == [[1, 1, 0], [0, 1, 1], [0, 0, 2]]
+    assert out["confusion"] == {"classes": 3, "cells": [[0, 0, 1], [0, 1, 1], [1, 1, 1], [1, 2, 1], [2, 2, 2]]}
+    assert dense_confusion(out["confusion"]).tolist() == [[1, 1, 0], [0, 1, 1], [0, 0, 2]]
     lo, hi = out["top1"]["ci95"]
     assert lo <= out["top1"]["mean"] <= hi
 

@@ -51,7 +51,7 @@ def test_write_is_atomic_when_interrupted(tmp_path, tiny_results, monkeypatch):
     def explode(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(results_mod.json, "dump", explode)
+    monkeypatch.setattr(results_mod.json, "dumps", explode)  # mid-write: the temp file is open
     with pytest.raises(KeyboardInterrupt):
         results_mod.write_results(path, tiny_results)
     assert path.read_bytes() == before

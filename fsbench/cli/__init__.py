@@ -29,7 +29,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 for command in (catalog.list_cmd, catalog.info, data.prepare, evaluate.run, evaluate.demo, evaluate.export,
-                boards.publish, boards.leaderboard, boards.report):
+                boards.publish, boards.leaderboard, boards.report, boards.compact):
     cli.add_command(command)
 
 

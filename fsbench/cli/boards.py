@@ -42,3 +42,20 @@ def report(results_path: Path, out_dir: Path, with_embeddings: bool) -> None:
 
     for path in make_report(results_path, out_dir, with_embeddings=with_embeddings):
         out.print(f"wrote {path}")
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def compact(paths: tuple[Path, ...]) -> None:
+    """Rewrite results files (every *.json results file under a folder) in the current schema:
+    sparse confusion counts, one line per key. Older files stay readable without this."""
+    from fsbench.results.document import compact_file, is_results_file
+
+    files = [f for p in paths for f in (sorted(p.rglob("*.json")) if p.is_dir() else [p])]
+    files = [f for f in files if f in paths or is_results_file(f)]  # a folder may hold boards too
+    before = after = 0
+    for f in files:
+        b, a = compact_file(f)
+        before, after = before + b, after + a
+        out.print(f"{f}: {b:,} → {a:,} bytes")
+    out.print(f"{len(files)} results file(s): {before:,} → {after:,} bytes")

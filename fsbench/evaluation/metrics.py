@@ -128,6 +128,23 @@ def confusion_matrix(true: np.ndarray, pred: np.ndarray, num_classes: int) -> np
     return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
+def sparse_confusion(cm: np.ndarray) -> dict[str, Any]:
+    """The non-zero cells `[true, pred, count]`, row-major: a 242-class matrix is 58 564 counts,
+    of which an episode protocol fills a few per cent, so results files stay small."""
+    t, p = np.nonzero(cm)
+    return {"classes": int(cm.shape[0]), "cells": np.stack([t, p, cm[t, p]], axis=1).tolist()}
+
+
+def dense_confusion(confusion: dict[str, Any] | list[list[int]]) -> np.ndarray:
+    """(C, C) counts from a results file's `confusion` (sparse; a dense list from schema 1 too)."""
+    if isinstance(confusion, list):
+        return np.asarray(confusion, dtype=np.int64)
+    cm = np.zeros((confusion["classes"], confusion["classes"]), np.int64)
+    cells = np.asarray(confusion["cells"], dtype=np.int64).reshape(-1, 3)
+    cm[cells[:, 0], cells[:, 1]] = cells[:, 2]
+    return cm
+
+
 def confused_pairs(cm: np.ndarray, class_names: list[str], threshold: float = 0.10) -> list[dict]:
     """True→predicted pairs whose share of the true class's queries exceeds `threshold`.
 
@@ -186,7 +203,7 @@ def summarise(pred: Predictions, class_names: list[str], seed: int) -> dict[str,
             }
             for c in np.flatnonzero(per_class_tot)
         },
-        "confusion": cm.tolist(),
+        "confusion": sparse_confusion(cm),
         "confused_pairs": confused_pairs(cm, class_names),
         "no_detection": int((~pred.valid).sum()),
     }

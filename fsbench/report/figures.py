@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fsbench.evaluation.metrics import accuracy_vs_shots, episode_ci, shots_of  # noqa: E402
+from fsbench.evaluation.metrics import accuracy_vs_shots, dense_confusion, episode_ci, shots_of  # noqa: E402
 
 DPI = 110
 
@@ -30,7 +30,7 @@ def to_png(fig: plt.Figure) -> bytes:
 
 def confusion_png(shot_metrics: dict[str, Any], class_names: list[str], title: str) -> bytes:
     """Row-normalised confusion matrix over the classes that were queried at this S."""
-    cm = np.asarray(shot_metrics["confusion"], dtype=float)
+    cm = dense_confusion(shot_metrics["confusion"]).astype(float)
     keep = np.flatnonzero(cm.sum(axis=1) + cm.sum(axis=0))
     cm = cm[np.ix_(keep, keep)]
     names = [class_names[i] for i in keep]

@@ -13,7 +13,7 @@ import subprocess
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import jsonschema
 
@@ -21,7 +21,7 @@ from fsbench import __version__
 from fsbench.atomic import atomic_path
 from fsbench.errors import ResultsError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: sparse confusion counts, compact JSON (1 had dense C × C lists at indent 1)
 SCHEMA_PATH = Path(__file__).parent / "schema" / "results.schema.json"
 
 
@@ -46,13 +46,39 @@ def write_json_atomic(path: Path, obj: Any) -> None:
         fh.write("\n")
 
 
+def write_compact(fh: IO[str], obj: dict[str, Any]) -> None:
+    """One line per top-level key, nothing indented below it: a results file is read by programs
+    (and diffed by key in git), and a per-row indent made Omniglot files 180 000 lines long."""
+    fh.write("{")
+    for i, (key, value) in enumerate(obj.items()):
+        fh.write(("," if i else "") + "\n" + json.dumps(key) + ":" + json.dumps(value, separators=(",", ":"), allow_nan=False))
+    fh.write("\n}\n")
+
+
 def write_results(path: Path, results: dict[str, Any]) -> None:
     validate(results, str(path))
-    write_json_atomic(path, results)
+    with atomic_path(path, "w") as fh:
+        write_compact(fh, results)
+
+
+def upgrade(results: dict[str, Any]) -> dict[str, Any]:
+    """A schema-1 document as schema 2 (dense confusion lists → sparse cells); others unchanged."""
+    import numpy as np
+
+    from fsbench.evaluation.metrics import sparse_confusion
+
+    if results.get("schema_version") != 1 or not isinstance(results.get("metrics"), dict):
+        return results
+    for shot in results["metrics"].values():
+        if isinstance(shot, dict) and isinstance(shot.get("confusion"), list):
+            shot["confusion"] = sparse_confusion(np.asarray(shot["confusion"], dtype=np.int64))
+    results["schema_version"] = SCHEMA_VERSION
+    return results
 
 
 def read_results(path: Path) -> dict[str, Any]:
-    """Load and validate a results file; corrupt or invalid files get a one-line error."""
+    """Load and validate a results file (schema 1 files are upgraded in memory); corrupt or
+    invalid files get a one-line error."""
     path = Path(path)
     try:
         results = json.loads(path.read_text())
@@ -60,8 +86,27 @@ def read_results(path: Path) -> dict[str, Any]:
         raise ResultsError(f"results file {path} does not exist; run `fsbench run ... --out {path}`") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ResultsError(f"results file {path} is not valid JSON ({exc}); re-run `fsbench run`") from None
+    if not isinstance(results, dict):
+        raise ResultsError(f"results file {path} is not a JSON object; re-run `fsbench run`")
+    results = upgrade(results)
     validate(results, str(path))
     return results
+
+
+def is_results_file(path: Path) -> bool:
+    """A JSON object with the keys every results schema has (boards and other JSON are not)."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and {"schema_version", "metrics", "episodes"} <= doc.keys()
+
+
+def compact_file(path: Path) -> tuple[int, int]:
+    """Rewrite one results file in the current schema and compact form; (bytes before, after)."""
+    before = Path(path).stat().st_size
+    write_results(path, read_results(path))
+    return before, Path(path).stat().st_size
 
 
 def git_state() -> tuple[str, bool]:
