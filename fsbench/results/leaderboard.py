@@ -88,6 +88,8 @@ def make_entry(results: dict[str, Any]) -> dict[str, Any]:
             "config_hash": m["config_hash"],
             "support_source": m.get("support_source"),
             "distribution": m.get("distribution"),
+            # outside weights are named on the board: what they are and what they were trained on
+            **({"pretrained": m["pretrained"]} if m.get("pretrained") else {}),
         },
         "metrics": dict(sorted(metrics.items(), key=lambda kv: int(kv[0][2:]))),
         "manifest": {

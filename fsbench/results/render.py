@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -37,6 +38,7 @@ def board_rows(board: dict[str, Any], sibling: dict[str, Any] | None = None) -> 
             "method": e["method"]["name"],
             "version": e["method"]["version"],
             "config_hash": e["method"]["config_hash"],
+            "pretrained": _trained_on(e["method"].get("pretrained")),
             "main_shots": main,
             "top1": m["top1"] if m else None,
             "top2": m["top2"] if m else None,
@@ -82,11 +84,18 @@ def _gap_text(row: dict[str, Any]) -> str:
     return "–" if g is None else f"{100 * g:+.1f}"
 
 
+def _trained_on(pretrained: dict[str, Any] | None) -> str | None:
+    """What outside weights were trained on, short enough for a table cell (the entry has it all)."""
+    if not pretrained:
+        return None
+    return re.split(r"[;(]", str(pretrained.get("trained_on", "?")))[0].strip()
+
+
 def _cells(board: dict[str, Any], rows: list[dict[str, Any]], gap: bool) -> tuple[list[str], list[list[str]]]:
     """Header and text cells shared by the rich and Markdown renderings."""
     shots = board_shots(board)
     main = main_shots(board)
-    head = ["#", "method", "config"]
+    head = ["#", "method", "config", "pretrained on"]
     head += [f"top-1 S={s}" + (" ★" if s == main else "") for s in shots]
     head += [f"top-2 S={main}", "CI overlaps"]
     if gap:
@@ -94,7 +103,7 @@ def _cells(board: dict[str, Any], rows: list[dict[str, Any]], gap: bool) -> tupl
     head += ["commit", "date"]
     body = []
     for r in rows:
-        cells = [str(r["rank"]), r["method"], r["config_hash"][:8]]
+        cells = [str(r["rank"]), r["method"], r["config_hash"][:8], r["pretrained"] or "–"]
         cells += [pct(r["per_shots"].get(f"S={s}", {}).get("top1")) for s in shots]
         cells += [pct(r["top2"]), ("≈ " + ", ".join(f"#{k}" for k in r["overlaps"])) if r["overlaps"] else ""]
         if gap:
@@ -165,7 +174,7 @@ def html_page(board: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     head, body = _cells(board, rows, gap)
     sort_values = []
     for r in rows:
-        vals = [r["rank"], r["method"], r["config_hash"][:8]]
+        vals = [r["rank"], r["method"], r["config_hash"][:8], r["pretrained"] or ""]
         vals += [r["per_shots"].get(f"S={s}", {}).get("top1", {}).get("mean", -1) for s in board_shots(board)]
         vals += [r["top2"]["mean"] if r["top2"] else -1, len(r["overlaps"])]
         if gap:
