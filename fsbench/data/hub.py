@@ -117,7 +117,8 @@ def prepare_dataset(
     raw_path = Path(raw) if raw is not None else default_raw(builder.card)
     if raw_path is None:
         raise DatasetError(f"dataset {name!r} has no default raw location; use `{prepare_command(name)}`")
-    report = builder.prepare(raw_path, Path(out) if out else paths.prepared_dir(name), strict=strict)
+    # the card's name, not the builder's: `prepare folder --name NAME` lands where `--dataset NAME` looks
+    report = builder.prepare(raw_path, Path(out) if out else paths.prepared_dir(builder.card.name), strict=strict)
     if push:
         _push(report.out, push)
     return report
@@ -127,7 +128,8 @@ _push = push
 
 
 def resolve_dataset(spec: str) -> FsDataset:
-    """A registered name, a prepared folder path, or `hub:owner/repo@revision` → `FsDataset`.
+    """A registered name, a prepared folder path, `hub:owner/repo@revision`, or the NAME given to
+    `fsbench prepare folder --name NAME` → `FsDataset`.
 
     A registered name loads its prepared folder under FSBENCH_HOME; if there is none it is
     prepared once from the card's default raw location (when present), else loaded from the
@@ -142,6 +144,8 @@ def resolve_dataset(spec: str) -> FsDataset:
     if spec not in registry.names("datasets"):
         if path.is_dir() or os.sep in spec or spec.startswith("."):
             return load_prepared(path)
+        if (paths.prepared_dir(spec) / "fsbench.json").is_file():  # `fsbench prepare folder --name spec`
+            return load_prepared(paths.prepared_dir(spec), spec)
         registry.find("datasets", spec)  # raises the did-you-mean error
     card = registered_card(spec)
     assert card is not None
