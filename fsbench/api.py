@@ -193,16 +193,19 @@ class Method(ABC):
     #: "test-signer+train": support is joined with training-signer embeddings of the same classes.
     support_source: ClassVar[str] = "test-signer"
 
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
-        unknown = set(config or {}) - set(self.default_config)
-        if unknown:
-            from fsbench.errors import FsbenchError
+    #: what a config key accepts beyond its default's type (fsbench/configs.py): unions such as
+    #: "auto"|int as `config_types = {"epochs": (str, int)}`, enums as `config_choices =
+    #: {"mode": ("RGB", "L")}`, inclusive bounds as `config_ranges = {"size": (1, 512)}`
+    config_types: ClassVar[dict[str, tuple[type, ...]]] = {}
+    config_choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
+    config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {}
 
-            raise FsbenchError(
-                f"method {self.name!r} has no config key(s) {sorted(unknown)}; "
-                f"known keys: {sorted(self.default_config)}"
-            )
-        self.config: dict[str, Any] = {**self.default_config, **(config or {})}
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        from fsbench.configs import check_config
+
+        self.config: dict[str, Any] = check_config(
+            self.name, self.default_config, config, self.config_types, self.config_choices, self.config_ranges
+        )
 
     @property
     def config_hash(self) -> str:

@@ -37,13 +37,53 @@ class Plugin:
     distribution: str
 
     def load(self) -> Any:
+        """The entry point's object, checked to be of the kind its group promises.
+
+        Anything the import raises, SystemExit included (a plugin calling sys.exit on import),
+        becomes a one-line `BrokenPluginError` naming the plugin and its distribution.
+        """
         try:
-            return EntryPoint(self.name, self.value, GROUPS[self.kind]).load()
-        except Exception as exc:  # a broken third-party plugin must not take the rest down
+            obj = EntryPoint(self.name, self.value, GROUPS[self.kind]).load()
+        except (Exception, SystemExit) as exc:  # a broken third-party plugin must not take the rest down
+            what = f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
             raise BrokenPluginError(
                 f"{self.kind[:-1]} {self.name!r} from distribution {self.distribution!r} failed to "
-                f"import ({type(exc).__name__}: {exc}); reinstall or uninstall {self.distribution}"
+                f"import ({' '.join(what.split())[:300]}); reinstall or uninstall {self.distribution}"
             ) from exc
+        self.check(obj)
+        return obj
+
+    def check(self, obj: Any) -> None:
+        """A class of the group's base type, or a factory (any other callable); nothing else.
+
+        Dataset builders are checked by shape (a class with a `card` and `prepare`): importing
+        `DatasetBuilder` here would close an import circle through the data stores.
+        """
+        if self.kind == "datasets":
+            ok, wanted = isinstance(obj, type) and hasattr(obj, "card") and callable(getattr(obj, "prepare", None)), "DatasetBuilder"
+        else:
+            base = _base_class(self.kind)
+            ok, wanted = issubclass(obj, base) if isinstance(obj, type) else callable(obj), base.__name__
+        if not ok:
+            raise BrokenPluginError(
+                f"{self.kind[:-1]} {self.name!r} from distribution {self.distribution!r} points at "
+                f"{self.value} = {type(obj).__name__} {_brief(obj)}, not a {wanted} subclass or "
+                f"factory; fix its entry point or uninstall {self.distribution}"
+            )
+
+
+def _base_class(kind: str) -> type:
+    from fsbench import api
+
+    return {
+        "methods": api.Method, "backbones": api.PoseBackbone, "heads": api.EmbeddingHead,
+        "classifiers": api.LowShotClassifier, "splits": api.SignerSplit,
+    }[kind]
+
+
+def _brief(obj: Any) -> str:
+    text = repr(obj)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 class BrokenPluginError(FsbenchError):

@@ -18,6 +18,7 @@ from rich.console import Console
 from fsbench.results import leaderboard as lb
 from fsbench.errors import ResultsError
 from fsbench.evaluation.runner import RunRequest, run
+from fsbench.results.integrity import summaries_from_rows
 from fsbench.results.render import board_rows
 
 
@@ -36,14 +37,27 @@ def _write(tmp_path: Path, results: dict, name: str = "r.json") -> Path:
 
 
 def _variant(results: dict, name: str, level: float) -> dict:
-    """Another 'method': same protocol, its own identity, top-1 = `level` ± 0.05 at every S."""
+    """Another 'method': same protocol, its own identity, per-episode top-1 ≈ `level` ± 0.15 at every
+    S, and summaries recomputed from those rows (publish refuses numbers the rows do not give)."""
     r = copy.deepcopy(results)
     r["method"]["name"] = name
     r["method"]["config_hash"] = hashlib.sha256(name.encode()).hexdigest()
-    for m in r["metrics"].values():
-        for k in ("top1", "top2"):
-            m[k]["mean"], m[k]["ci95"] = level, [max(0.0, level - 0.05), min(1.0, level + 0.05)]
+    for i, row in enumerate(r["episodes"]):
+        n = row["n_query"]
+        acc = min(1.0, max(0.0, level + (0.15 if i % 2 else -0.15)))
+        row["top1_correct"] = round(acc * n)
+        row["top2_correct"] = min(n, row["top1_correct"] + round(0.05 * n))
+    for key, summary in summaries_from_rows(r).items():
+        _merge(r["metrics"][key], summary)
     return r
+
+
+def _merge(into: dict, new: dict) -> None:
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        else:
+            into[k] = v
 
 
 def test_publish_creates_board_with_manifest(tmp_path, tiny_results):
@@ -143,13 +157,13 @@ def test_failure_mid_write_leaves_board_unchanged(tmp_path, tiny_results, monkey
     with pytest.raises(OSError, match="disk full"):
         lb.publish(_write(tmp_path, _variant(tiny_results, "new", 0.5), "n.json"), boards)
     assert path.read_bytes() == before
-    assert sorted(p.name for p in boards.iterdir()) == [path.name]  # no temp file left behind
+    assert sorted(p.name for p in boards.iterdir() if p.suffix != ".lock") == [path.name]  # no temp file left
 
 
 def test_show_formats_and_overlap_markers(tmp_path, tiny_results):
     boards = tmp_path / "boards"
     lb.publish(_write(tmp_path, _variant(tiny_results, "pixels", 0.8)), boards)
-    lb.publish(_write(tmp_path, _variant(tiny_results, "close", 0.79), "c.json"), boards)
+    lb.publish(_write(tmp_path, _variant(tiny_results, "close", 0.7), "c.json"), boards)
     lb.publish(_write(tmp_path, _variant(tiny_results, "far", 0.1), "f.json"), boards)
     buf = io.StringIO()
     lb.show("tiny__leave-signer-out", boards, "json", None, Console(file=buf))

@@ -14,9 +14,8 @@ import warnings
 import click
 
 from fsbench import __version__
-from fsbench.cli import boards, catalog, data, evaluate
+from fsbench.cli import boards, catalog, data, evaluate, verify
 from fsbench.cli.console import err
-from fsbench.errors import FsbenchError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,26 +28,22 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 for command in (catalog.list_cmd, catalog.info, data.prepare, evaluate.run, evaluate.demo, evaluate.export,
-                boards.publish, boards.leaderboard, boards.report, boards.compact):
+                boards.publish, boards.leaderboard, boards.report, boards.compact, verify.verify):
     cli.add_command(command)
+
+    """Run the CLI; any failure leaves as one line on stderr and an exit code (fsbench.cli.failures)."""
+    from fsbench.cli.failures import on_sigterm, one_line
 
 
 def main() -> None:
+    on_sigterm()
     debug = "--debug" in sys.argv
     warnings.filterwarnings("default", category=UserWarning, module="fsbench")
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    except click.ClickException as exc:
-        err.print(f"error: {exc.format_message()}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except FsbenchError as exc:
-        if debug:
+    except BaseException as exc:  # noqa: BLE001 - the one place every failure is turned into a line
+        if debug and not isinstance(exc, (click.ClickException, click.exceptions.Abort)):
             raise
-        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        err.print("interrupted; completed results were already written atomically")
-        sys.exit(130)
+        message, code = one_line(exc)
+        err.print(f"error: {' '.join(message.splitlines())}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(code)

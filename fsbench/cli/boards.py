@@ -12,11 +12,12 @@ from fsbench.cli.console import out
 @click.command()
 @click.argument("results_path", type=click.Path(path_type=Path))
 @click.option("--boards", type=click.Path(path_type=Path), default=Path("leaderboards"), show_default=True)
-def publish(results_path: Path, boards: Path) -> None:
-    """Validate a results file and add it to its leaderboard."""
+@click.option("--replace", is_flag=True, help="Replace an entry even by a run with fewer episodes or S values.")
+def publish(results_path: Path, boards: Path, replace: bool) -> None:
+    """Validate a results file (numbers recomputed from its episodes) and add it to its leaderboard."""
     from fsbench.results.leaderboard import publish as publish_results
 
-    board = publish_results(results_path, boards)
+    board = publish_results(results_path, boards, replace=replace)
     out.print(f"published to {board}")
 
 
@@ -38,9 +39,10 @@ def leaderboard(board: str | None, boards: Path, fmt: str, out_path: Path | None
 @click.option("--with-embeddings", is_flag=True, help="Re-fit the method on one fold for kernel-PCA and gradient figures.")
 def report(results_path: Path, out_dir: Path, with_embeddings: bool) -> None:
     """Figures (confusion, accuracy-vs-S, per-signer CIs, embedding plots) for one results file."""
+    from fsbench.names import output_dir
     from fsbench.report.report import make_report
 
-    for path in make_report(results_path, out_dir, with_embeddings=with_embeddings):
+    for path in make_report(results_path, output_dir(out_dir), with_embeddings=with_embeddings):
         out.print(f"wrote {path}")
 
 

@@ -34,14 +34,19 @@ def load_config(path: Path | None, overrides: tuple[str, ...]) -> dict[str, Any]
         try:
             text = path.read_text()
             config = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise FsbenchError(f"config file {path} cannot be read ({exc}); use JSON or TOML") from None
+        if not isinstance(config, dict):
+            raise FsbenchError(
+                f"config file {path} holds a JSON {type(config).__name__}, not an object; "
+                'write {"key": value, ...}'
+            )
     for item in overrides:
         key, sep, raw = item.partition("=")
-        if not sep:
+        if not sep or not key.strip():
             raise FsbenchError(f"--set {item!r} must look like KEY=VALUE")
         try:
-            config[key] = json.loads(raw)
-        except ValueError:
-            config[key] = raw
+            config[key.strip()] = json.loads(raw)
+        except (ValueError, RecursionError):
+            config[key.strip()] = raw
     return config

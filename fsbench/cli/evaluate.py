@@ -27,6 +27,7 @@ def run(method, dataset, split, shots, episodes, seed, ways, cross_condition, de
     """Evaluate METHOD on DATASET under SPLIT and write a results JSON."""
     from fsbench.evaluation.runner import RunRequest
     from fsbench.evaluation.runner import run as run_request
+    from fsbench.names import default_results_path, output_file
     from fsbench.results.document import write_results
     from fsbench.results.tables import results_table
 
@@ -35,9 +36,9 @@ def run(method, dataset, split, shots, episodes, seed, ways, cross_condition, de
         seed=seed, ways=ways, cross_condition=cross_condition,
         config=load_config(config_path, overrides), dev=dev,
     )
-    results = run_request(request)
     tag = ("-xc" if cross_condition else "") + ("-dev" if dev else "")
-    path = out_path or Path("runs") / f"{method}__{Path(dataset).name}__{split}{tag}__seed{seed}.json"
+    path = output_file(out_path or default_results_path(method, dataset, split, tag, seed))  # before the work
+    results = run_request(request)
     write_results(path, results)
     out.print(results_table(results))
     out.print(f"results written to {path}")
@@ -66,6 +67,8 @@ def export(method, dataset, split, fold, seed, config_path, overrides, out_path)
     """Fit METHOD on one fold (cache hit after `fsbench run`) and export images → embeddings to ONNX."""
     from fsbench.deploy.export import export_method
 
-    info = export_method(method, dataset, split, fold, out_path, load_config(config_path, overrides), seed)
+    from fsbench.names import output_file
+
+    info = export_method(method, dataset, split, fold, output_file(out_path), load_config(config_path, overrides), seed)
     out.print(f"wrote {info['path']} (fold {info['fold']}; ONNX Runtime vs eager max |Δ| = "
               f"{info['max_abs_diff']:.2e} on {info['images_checked']} test images)")

@@ -167,6 +167,42 @@ def encode_files(
         results = map(_encode_task, jobs)
         yield from ((p, *r) for p, r in zip(paths, results))
         return
-    with ProcessPoolExecutor(workers) as pool:
+    with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         results = pool.map(_encode_task, jobs, chunksize=32)
         yield from ((p, *r) for p, r in zip(paths, results))
+
+
+def die_with_parent(parent: int) -> None:
+    """Pool-worker initializer: a worker ends when the process that started the pool does.
+
+    Without it, a `kill -TERM`/`-KILL` of `fsbench prepare` left its decode workers (~360 MB
+    each on Massey) running forever. Linux delivers SIGKILL on the parent's death
+    (PR_SET_PDEATHSIG); a watchdog thread covers other systems and the fork-server case, where
+    the worker's parent is not the fsbench process itself.
+    """
+    import ctypes
+    import os
+    import signal
+    import threading
+    import time
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while True:
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+            if os.getppid() == 1:
+                os._exit(1)
+            time.sleep(1.0)
+
+    if os.getppid() != parent and os.getppid() == 1:
+        os._exit(1)  # the parent died before prctl took effect
+    threading.Thread(target=watch, daemon=True, name="fsbench-die-with-parent").start()

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from fsbench.atomic import remove_stale
+from fsbench.data.digests import cache_is_valid, seal_cache
 from fsbench.errors import DatasetError
 from fsbench.paths import cache_dir
 from fsbench.progress import progress_bar
@@ -88,16 +90,30 @@ class FsDataset:
         return out
 
     def _decoded(self, size: int, mode: Mode) -> np.ndarray:
+        """The (N, size, size, C) uint8 memmap of every image, decoded once per content hash.
+
+        A cache is used only when its sidecar vouches for it (fsbench.data.verified): a
+        truncated, zeroed or foreign file is rebuilt, never trusted.
+        """
         channels = 3 if mode == "RGB" else 1
-        path = cache_dir("images") / f"{self.content_hash[:20]}-{size}-{mode}.npy"
-        if not path.exists():
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            arr = np.lib.format.open_memmap(
-                tmp, mode="w+", dtype=np.uint8, shape=(len(self), size, size, channels)
-            )
-            images = self.hf.select_columns(["image", "id"]).cast_column(
-                "image", _raw_image_feature()
-            )
+        folder = cache_dir("images")
+        path = folder / f"{self.content_hash[:20]}-{size}-{mode}.npy"
+        shape = (len(self), size, size, channels)
+        if not cache_is_valid(path, self.content_hash, shape):
+            remove_stale(folder)
+            self._decode_into(path, shape, size, mode)
+            seal_cache(path, self.content_hash, shape)
+        return np.load(path, mmap_mode="r")
+
+    def _decode_into(self, path, shape: tuple[int, ...], size: int, mode: Mode) -> None:
+        """Decode into a temp file whose space is reserved first (a full disk is an OSError, not
+        a SIGBUS from a sparse memmap), then rename it into place; no temp file survives a failure."""
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+            with open(tmp, "r+b") as fh:
+                os.posix_fallocate(fh.fileno(), 0, os.fstat(fh.fileno()).st_size)
+            images = self.hf.select_columns(["image", "id"]).cast_column("image", _raw_image_feature())
             with progress_bar() as bar:
                 task = bar.add_task(f"decoding {self.name} at {size}px", total=len(self))
                 for start in range(0, len(self), 256):
@@ -108,7 +124,9 @@ class FsDataset:
             arr.flush()
             del arr
             os.replace(tmp, path)
-        return np.load(path, mmap_mode="r")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def _raw_image_feature():

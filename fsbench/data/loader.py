@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import fields
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from fsbench import paths, registry
 from fsbench.data.cards import DatasetCard
 from fsbench.data.dataset import FsDataset
+from fsbench.data.verified import shard_problem
 from fsbench.errors import DatasetError
 
 
@@ -29,6 +32,15 @@ def registered_card(name: str) -> DatasetCard | None:
     if name not in registry.names("datasets"):
         return None
     return registry.get("datasets", name).card
+
+
+@cache
+def _warn_unverified(path: Path, fix: str) -> None:
+    """Folders prepared before shard digests still load (once-per-process note, not an error)."""
+    from fsbench.progress import console
+
+    console.print(f"note: {path} records no shard digests, so it cannot be verified; {fix} to add them",
+                  markup=False, highlight=False)
 
 
 def card_from_dict(d: dict[str, Any]) -> DatasetCard:
@@ -55,12 +67,21 @@ def load_prepared(path: Path | str, name: str | None = None) -> FsDataset:
     try:
         meta = json.loads(meta_file.read_text())
         stored_hash, counts = meta["content_hash"], meta["counts"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DatasetError(f"{meta_file} is corrupt ({exc}); {fix}") from None
+        if not isinstance(stored_hash, str) or not re.fullmatch(r"[0-9a-f]{64}", stored_hash):
+            raise TypeError("content_hash is not a SHA-256")
+        if not isinstance(counts, dict) or not isinstance(counts.get("images"), int):
+            raise TypeError("counts is not an object with an integer 'images'")
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise DatasetError(f"{meta_file} is corrupt ({type(exc).__name__}: {exc}); {fix}") from None
     name = name or meta.get("name") or path.name
     shards = sorted((path / "data").glob("train-*.parquet"))
     if not shards:
         raise DatasetError(f"{path} lacks data/train-*.parquet shards; {fix}")
+    problem = shard_problem(path, meta)
+    if problem is not None and "shards" in meta:
+        raise DatasetError(f"{path}: {problem}; {fix}")
+    if problem is not None:
+        _warn_unverified(path, fix)
     try:
         ds = datasets.Dataset.from_parquet(
             [str(s) for s in shards], cache_dir=str(paths.cache_dir("hf")), keep_in_memory=False

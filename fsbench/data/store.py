@@ -30,9 +30,12 @@ from typing import Any
 
 from PIL import Image
 
+from fsbench.atomic import remove_stale
 from fsbench.data.loader import prepare_command, quiet_datasets
 from fsbench.data.records import PrepareReport, Row
 from fsbench.data.cards import DatasetCard
+from fsbench.data.digests import file_sha256
+from fsbench.data.verified import seal
 from fsbench.errors import DatasetError
 
 FORMAT_VERSION = 1
@@ -257,6 +260,7 @@ def write_prepared(
     n_shards = max(1, math.ceil(n_bytes / SHARD_BYTES))
 
     out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(out.parent)  # what killed prepares left (their PIDs are dead)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -266,11 +270,14 @@ def write_prepared(
             shard.to_parquet(str(tmp / "data" / f"train-{i:05d}-of-{n_shards:05d}.parquet"))
         report.wall_s = round(time.perf_counter() - started, 3)
         (tmp / "README.md").write_text(_dataset_card_md(card, feats, report, n_shards))
+        shards = {f"data/{p.name}": file_sha256(p) for p in sorted((tmp / "data").glob("train-*.parquet"))}
         meta = {
             "format": FORMAT_VERSION,
             "name": card.name,
             "content_hash": report.content_hash,
             "counts": report.counts,
+            "shards": shards,
+            "seal": seal(report.content_hash, report.counts, shards),
             "card": card.to_dict(),
             "report": report.to_dict(),
         }

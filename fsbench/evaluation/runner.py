@@ -23,6 +23,9 @@ from fsbench.api import Method
 from fsbench.data.dataset import DatasetView, FsDataset
 from fsbench.protocol.devset import development_set
 from fsbench.errors import FsbenchError, ProtocolError
+from fsbench.evaluation.contract import (
+    MethodError, check_classifier, check_embeddings, check_plan, check_request, check_valid_mask, plugin_step, who,
+)
 from fsbench.evaluation.metrics import Predictions, summarise
 from fsbench.progress import progress_bar
 from fsbench.results.document import provenance
@@ -48,7 +51,17 @@ class RunRequest:
 
 def make_method(name: str, config: dict[str, Any]) -> Method:
     plugin = registry.find("methods", name)
-    method = plugin.load()(config)
+    factory = plugin.load()
+    try:
+        method = factory(config)
+    except FsbenchError:
+        raise
+    except Exception as exc:  # a plugin's own constructor failing: name it, one line
+        raise MethodError(f"method {name!r} (distribution {plugin.distribution!r}) failed to start with this "
+                          f"config ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from exc
+    if not isinstance(method, Method):
+        raise MethodError(f"method {name!r} (distribution {plugin.distribution!r}) built a "
+                          f"{type(method).__name__}, not a fsbench.api.Method")
     method.distribution = plugin.distribution  # recorded in results
     return method
 
@@ -59,13 +72,12 @@ def run(request: RunRequest, data: FsDataset | None = None) -> dict[str, Any]:
 
     tune_process()
     t_start = time.perf_counter()
+    check_request(request.shots, request.episodes, request.seed, request.ways)
     method = make_method(request.method, request.config)
     split = registry.get("splits", request.split)()
     data = data if data is not None else resolve_dataset(request.dataset)
     if request.dev:
         data = development_set(data, split, request.seed)
-    if any(s < 0 for s in request.shots) or request.episodes < 1:
-        raise ProtocolError("--shots must be ≥ 0 and --episodes ≥ 1")
     folds = split.folds(data, request.seed)
     plan = {
         s: sample_episodes(
@@ -73,6 +85,7 @@ def run(request: RunRequest, data: FsDataset | None = None) -> dict[str, Any]:
         )
         for s in request.shots
     }
+    check_plan(plan, data, folds)  # before any training: S larger than every class is refused
     timings = {"fit_s": 0.0, "embed_s": 0.0, "evaluate_s": 0.0}
     collected: dict[int, list[tuple[Episode, np.ndarray, np.ndarray, np.ndarray]]] = {s: [] for s in plan}
     with progress_bar() as bar:
@@ -88,18 +101,20 @@ def run(request: RunRequest, data: FsDataset | None = None) -> dict[str, Any]:
 
 
 def _embed(method: Method, view: DatasetView) -> tuple[torch.Tensor, np.ndarray]:
-    emb = method.embed(view)
-    if emb.shape[0] != len(view):
-        raise FsbenchError(
-            f"method {method.name!r} returned {emb.shape[0]} embeddings for {len(view)} images"
-        )
+    with plugin_step(method, "embed"):
+        emb = method.embed(view)
+    emb = check_embeddings(method, emb, len(view))
     valid_mask = getattr(method, "valid_mask", None)
-    valid = np.ones(len(view), bool) if valid_mask is None else np.asarray(valid_mask(view), bool)
-    emb = emb.detach().float().cpu()
+    if valid_mask is None:
+        valid = np.ones(len(view), bool)
+    else:
+        with plugin_step(method, "valid_mask"):
+            mask = valid_mask(view)
+        valid = check_valid_mask(method, mask, len(view))
     bad = int((~torch.isfinite(emb).all(dim=1) & torch.from_numpy(valid)).sum())
     if bad:  # a diverged model must fail loudly, not score a silently wrong number
-        raise FsbenchError(
-            f"method {method.name!r} returned non-finite embeddings for {bad} images; "
+        raise MethodError(
+            f"{who(method)} returned non-finite embeddings for {bad} images; "
             "its training diverged: lower its learning rate, then re-run"
         )
     return emb, valid
@@ -107,7 +122,8 @@ def _embed(method: Method, view: DatasetView) -> tuple[torch.Tensor, np.ndarray]
 
 def _run_fold(method, data, fold: Fold, f_i, plan, collected, timings, seed) -> None:
     t0 = time.perf_counter()
-    method.fit(data.view(fold.train), seed)
+    with plugin_step(method, "fit"):
+        method.fit(data.view(fold.train), seed)
     t1 = time.perf_counter()
     test_emb, test_valid = _embed(method, data.view(fold.test))
     train_emb = train_lab = None
@@ -125,12 +141,12 @@ def _run_fold(method, data, fold: Fold, f_i, plan, collected, timings, seed) -> 
 
 def _classify_fold(method, data, fold, f_i, plan, collected, test_emb, test_valid, train_emb, train_lab):
     # fold.test is sorted, so a dataset row's position in test_emb is a binary search away
-    batched = fastpath.batchable(method.make_classifier())
+    batched = fastpath.batchable(_classifier(method))
     for shots, episodes in plan.items():
         if batched and shots > 0 and method.support_source == "test-signer":  # identical, 1.3–3× faster
             fold_eps = [e for e in episodes if e.fold == f_i]
             collected[shots].extend(fastpath.classify_fold(
-                method.make_classifier(), fold_eps, fold.test, data.labels, test_emb, test_valid))
+                _classifier(method), fold_eps, fold.test, data.labels, test_emb, test_valid))
             continue
         _classify_loop(method, data, fold, f_i, shots, episodes, collected, test_emb, test_valid,
                        train_emb, train_lab)
@@ -150,10 +166,20 @@ def _classify_loop(method, data, fold, f_i, shots, episodes, collected, test_emb
         top2 = np.full((len(q_pos), 2), -1, np.int64)
         q_ok = test_valid[q_pos]
         if len(support) and q_ok.any():
-            clf = method.make_classifier().fit(support, torch.from_numpy(labels))
-            pred = clf.predict_topk(test_emb[q_pos[q_ok]], 2).numpy()
+            with plugin_step(method, "its classifier"):
+                clf = _classifier(method).fit(support, torch.from_numpy(labels))
+                pred = np.asarray(clf.predict_topk(test_emb[q_pos[q_ok]], 2))
+            if pred.ndim != 2 or len(pred) != int(q_ok.sum()) or not 1 <= pred.shape[1] <= 2:
+                raise MethodError(f"{who(method)}: its classifier's predict_topk returned shape {pred.shape}, "
+                                  f"not ({int(q_ok.sum())}, 2)")
             top2[q_ok, : pred.shape[1]] = pred
         collected[shots].append((ep, data.labels[ep.query], top2, q_ok))
+
+
+def _classifier(method: Method):
+    with plugin_step(method, "make_classifier"):
+        clf = method.make_classifier()
+    return check_classifier(method, clf)
 
 
 def _assemble(request, method, data, split_name, folds, plan, collected, seed) -> dict[str, Any]:

@@ -26,6 +26,8 @@ class Pixels(Method):
         "mode": "RGB",
         "classifier": "prototype",
     }
+    config_choices: ClassVar[dict[str, tuple[Any, ...]]] = {"mode": ("RGB", "L")}
+    config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {"size": (2, 256)}
 
     def embed(self, view: DatasetView) -> Tensor:
         chunks = [self.embed_tensor(b) for b in view.tensors(self.config["size"], self.config["mode"])]

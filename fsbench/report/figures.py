@@ -13,6 +13,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["text.parse_math"] = False  # names are data: "$\\frac{1}{$" must print, not parse
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 

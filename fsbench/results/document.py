@@ -84,7 +84,7 @@ def read_results(path: Path) -> dict[str, Any]:
         results = json.loads(path.read_text())
     except FileNotFoundError:
         raise ResultsError(f"results file {path} does not exist; run `fsbench run ... --out {path}`") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ResultsError(f"results file {path} is not valid JSON ({exc}); re-run `fsbench run`") from None
     if not isinstance(results, dict):
         raise ResultsError(f"results file {path} is not a JSON object; re-run `fsbench run`")

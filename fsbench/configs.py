@@ -1,0 +1,105 @@
+"""Typed method configs: every value is checked against its default before anything runs.
+
+A config value of the wrong type (`--set size=abc`), out of range (`size=-3`) or outside an enum
+(`mode=XYZ`) used to surface minutes later as a torch or PIL traceback that blamed the dataset.
+`check_config` turns each into one line naming the method, the key, what is expected and what
+was given. The expected type is the default's, unless the method states more in its ClassVars:
+
+- `config_types`: key → tuple of accepted types, for unions (e.g. `(str, int)`);
+- `config_choices`: key → tuple of accepted values (an enum, e.g. `("RGB", "L")`);
+- `config_ranges`: key → (min, max) inclusive, either end None for open.
+
+Without a declaration: a default of `"auto"` accepts "auto" or a number, a default of None
+accepts any JSON value, a float default accepts an int, and bool never stands in for a number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from fsbench.errors import FsbenchError
+
+NUMBER = (int, float)
+
+
+class ConfigError(FsbenchError):
+    """A method config that is not an object, has an unknown key or a value of the wrong kind."""
+
+
+def _accepted(default: Any) -> tuple[type, ...] | None:
+    """The types a key accepts when its method declares nothing (None: anything)."""
+    if default is None:
+        return None
+    if isinstance(default, bool):
+        return (bool,)
+    if isinstance(default, int):
+        return (int,)
+    if isinstance(default, float):
+        return NUMBER
+    if default == "auto":
+        return (str, int, float)
+    if isinstance(default, (list, tuple)):
+        return (list, tuple)
+    return (type(default),)
+
+
+def _type_names(types: tuple[type, ...]) -> str:
+    names = {bool: "true/false", int: "an integer", float: "a number", str: "a string",
+             list: "a list", tuple: "a list", dict: "an object", type(None): "null"}
+    return " or ".join(dict.fromkeys(names.get(t, t.__name__) for t in types))
+
+
+def check_config(
+    method: str,
+    defaults: Mapping[str, Any],
+    config: Any,
+    types: Mapping[str, tuple[type, ...]] | None = None,
+    choices: Mapping[str, tuple[Any, ...]] | None = None,
+    ranges: Mapping[str, tuple[float | None, float | None]] | None = None,
+) -> dict[str, Any]:
+    """`{**defaults, **config}` once every given value is of the right kind; else a `ConfigError`."""
+    if config is None:
+        config = {}
+    if not isinstance(config, Mapping):
+        raise ConfigError(
+            f"method {method!r} config must be an object of KEY: VALUE pairs, not {type(config).__name__} "
+            f"{_show(config)}; write it as {{\"key\": value}} in JSON or key = value in TOML"
+        )
+    unknown = sorted(set(config) - set(defaults))
+    if unknown:
+        raise ConfigError(f"method {method!r} has no config key(s) {unknown}; known keys: {sorted(defaults)}")
+    types, choices, ranges = types or {}, choices or {}, ranges or {}
+    for key, value in config.items():
+        _check_value(method, key, value, defaults[key], types.get(key), choices.get(key), ranges.get(key))
+    return {**defaults, **config}
+
+
+def _check_value(method, key, value, default, types, allowed, bounds) -> None:
+    where = f"method {method!r} config key {key!r}"
+    if allowed is not None:
+        if value in allowed and type(value) in {type(a) for a in allowed}:
+            return
+        raise ConfigError(f"{where} must be one of {list(allowed)}, not {_show(value)}")
+    accepted = types if types is not None else _accepted(default)
+    if accepted is not None:
+        is_bool = isinstance(value, bool)
+        ok = isinstance(value, accepted) and (not is_bool or bool in accepted)
+        if default == "auto" and types is None and isinstance(value, str) and value != "auto":
+            ok = False
+        if not ok:
+            hint = "\"auto\" or a number" if default == "auto" and types is None else _type_names(accepted)
+            raise ConfigError(f"{where} expects {hint}, not {_show(value)} ({type(value).__name__})")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where} must be a finite number, not {value}")
+    if bounds is not None and isinstance(value, NUMBER) and not isinstance(value, bool):
+        lo, hi = bounds
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            span = f"{'-∞' if lo is None else lo}…{'∞' if hi is None else hi}"
+            raise ConfigError(f"{where} must lie in {span}, not {value}")
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"

@@ -1,0 +1,138 @@
+"""What the evaluator checks before it trusts a request or a plugin's output.
+
+A request that cannot mean what it says (`--ways 1`, `--seed -1`, S larger than every class) is
+refused before any training, and a method that breaks the `fsbench.api.Method` contract (numpy
+or 3-D embeddings, an (N, 0) embedding, a wrong-length `valid_mask`, a non-classifier) is named
+in one line instead of scoring a silently wrong result or a deep traceback. A plain exception
+raised inside a method's own code becomes a `MethodError` naming the method, its distribution
+and the step, so the user knows whose code failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from fsbench.api import Episode, Fold, LowShotClassifier, Method
+from fsbench.errors import FsbenchError, ProtocolError
+from fsbench.progress import console
+
+if TYPE_CHECKING:
+    from fsbench.data.dataset import FsDataset
+
+
+class MethodError(FsbenchError):
+    """A method plugin broke its contract or failed inside its own code."""
+
+
+def who(method: Method) -> str:
+    return f"method {method.name!r} (distribution {getattr(method, 'distribution', 'unknown')!r})"
+
+
+def check_request(shots: list[int], episodes: int, seed: int, ways: int | None) -> None:
+    """Numbers a run can honour, checked before the method is even built."""
+    if not shots or any(not isinstance(s, int) or s < 0 for s in shots):
+        raise ProtocolError("--shots must be integers ≥ 0, e.g. 0,1,4")
+    if not isinstance(episodes, int) or episodes < 1:
+        raise ProtocolError(f"--episodes must be ≥ 1, not {episodes}")
+    if not isinstance(seed, int) or seed < 0:
+        raise ProtocolError(f"--seed must be an integer ≥ 0, not {seed}")
+    if ways is not None and (not isinstance(ways, int) or ways < 2):
+        raise ProtocolError(f"--ways {ways}: an episode needs at least 2 classes to tell apart; use --ways 2 or more")
+
+
+def check_plan(plan: dict[int, list[Episode]], data: "FsDataset", folds: list[Fold]) -> None:
+    """Refuse an S at which every class of every episode is capped: that is not S-shot.
+
+    Under the small-class policy such an S silently becomes leave-one-out with every class
+    capped, and the results would still say "S=1000".
+    """
+    for shots, episodes in plan.items():
+        if shots == 0 or not episodes:
+            continue
+        if all(ep.capped_classes >= len(ep.classes) for ep in episodes):
+            most = largest_class(data, folds)
+            what = (f"--shots {shots}: no test class of {data.name} holds more than {most} images per "
+                    f"episode group, so every class is capped at {max(most - 1, 0)} support images")
+            if shots > most:  # more than any class holds: the run would not be S-shot at all
+                raise ProtocolError(f"{what} (a leave-one-out run, not S={shots}); use --shots {max(most - 1, 1)} or less")
+            console.print(f"warning: {what}; results record it as capped_classes", markup=False, highlight=False)
+
+
+def largest_class(data: "FsDataset", folds: list[Fold]) -> int:
+    """Images of the largest class within one episode group (a test signer, or an unseen-class fold)."""
+    most = 0
+    for fold in folds:
+        if fold.kind == "unseen-class":
+            groups = [fold.test]
+        else:
+            groups = [fold.test[data.signers[fold.test] == s] for s in fold.test_signers]
+        for rows in groups:
+            if len(rows):
+                most = max(most, int(np.bincount(data.labels[rows]).max()))
+    return most
+
+
+@contextmanager
+def plugin_step(method: Method, step: str) -> Iterator[None]:
+    """Re-raise a plain exception from `method.<step>` as one `MethodError` naming the method.
+
+    FsbenchErrors (already one line), memory errors, OS errors with an errno (a full disk, a
+    read-only cache: the environment, not the plugin) and interrupts pass through unchanged.
+    """
+    try:
+        yield
+    except (FsbenchError, MemoryError):
+        raise
+    except OSError as exc:
+        if exc.errno is None:
+            raise MethodError(f"{who(method)} failed in {step}: {type(exc).__name__}: {exc}") from exc
+        raise
+    except Exception as exc:
+        if isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc):
+            raise
+        text = " ".join(str(exc).split())[:240]
+        raise MethodError(
+            f"{who(method)} failed in {step}: {type(exc).__name__}{': ' + text if text else ''}; "
+            f"report it to the method's authors (--debug shows the traceback)"
+        ) from exc
+
+
+def check_embeddings(method: Method, emb: Any, n: int) -> torch.Tensor:
+    """`emb` as a float (n, f ≥ 1) CPU tensor, or a `MethodError` saying what it was instead."""
+    if not isinstance(emb, torch.Tensor):
+        raise MethodError(f"{who(method)}: embed returned a {type(emb).__name__}, not a torch.Tensor of shape (N, f)")
+    if emb.ndim != 2:
+        raise MethodError(f"{who(method)}: embed returned a {emb.ndim}-D tensor {tuple(emb.shape)}, not (N, f)")
+    if emb.shape[0] != n:
+        raise MethodError(f"{who(method)} returned {emb.shape[0]} embeddings for {n} images")
+    if emb.shape[1] < 1:
+        raise MethodError(f"{who(method)}: embed returned ({n}, 0): embeddings need at least one dimension")
+    if emb.is_complex() or emb.dtype == torch.bool:
+        raise MethodError(f"{who(method)}: embed returned a {emb.dtype} tensor; return real floats")
+    return emb.detach().float().cpu()
+
+
+def check_valid_mask(method: Method, mask: Any, n: int) -> np.ndarray:
+    """A method's `valid_mask(view)` as a bool (n,) array."""
+    try:
+        arr = np.asarray(mask)
+    except Exception:  # noqa: BLE001 - any unconvertible object gets the same line
+        arr = np.asarray(None)
+    if arr.ndim != 1 or len(arr) != n or arr.dtype.kind not in "bui":
+        shape = getattr(arr, "shape", "?")
+        raise MethodError(f"{who(method)}: valid_mask returned {arr.dtype} shape {shape}, not {n} booleans")
+    return arr.astype(bool)
+
+
+def check_classifier(method: Method, clf: Any) -> LowShotClassifier:
+    if not isinstance(clf, LowShotClassifier):
+        raise MethodError(
+            f"{who(method)}: make_classifier returned a {type(clf).__name__}, not a LowShotClassifier "
+            f"(fsbench.api)"
+        )
+    return clf

@@ -1,0 +1,243 @@
+"""What `fsbench publish` checks before a results file may become a board entry.
+
+A results file is JSON anyone can edit, so a board must not take its summary numbers on trust:
+
+- every summary a board shows (top-1/top-2 mean and 95 % CI, query and episode counts, per-signer
+  and per-fold accuracy) is recomputed from the file's per-episode rows with the very functions
+  that produced it (`fsbench.evaluation.metrics`), so the comparison is exact;
+- the rows must be the protocol's: one per (fold, signer group, episode) at every S, and no
+  count can exceed its queries;
+- no number may be NaN or infinite;
+- a development run (`--dev`) is recognised by its data, not only its flag: its dataset name,
+  a content hash derived from a known dataset's (`fsbench.protocol.devset.dev_content_hash`),
+  or folds that leave out signers of the dataset's card.
+
+Per-class accuracies and confusions are per-query data that the rows do not determine; they
+feed only `fsbench report`, and `fsbench verify` re-runs an entry to check everything.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fsbench.errors import ResultsError
+from fsbench.evaluation.metrics import bootstrap_ci
+
+#: two numbers this close are the same number (the recomputation is exact; JSON round-trips)
+TOLERANCE = 1e-9
+
+
+def finite_numbers(doc: Any, source: str, fix: str = "re-create it with `fsbench run`") -> None:
+    """Refuse NaN and ±Infinity anywhere in a document (JSON allows them only by accident)."""
+    for where, value in _numbers(doc, ""):
+        if not math.isfinite(value):
+            raise ResultsError(f"{source} holds {value} at {where or '<top level>'}; {fix}")
+
+
+def _numbers(doc: Any, where: str) -> Iterator[tuple[str, float]]:
+    if isinstance(doc, float):
+        yield where, doc
+    elif isinstance(doc, dict):
+        for k, v in doc.items():
+            yield from _numbers(v, f"{where}/{k}" if where else str(k))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            yield from _numbers(v, f"{where}/{i}")
+
+
+def _hits(rows: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-query 0/1 hits, episode number, signer and fold, rebuilt from per-episode counts.
+
+    The bootstrap only ever sums hits per (signer, episode) cell, so counts rebuild it exactly.
+    """
+    n = np.array([r["n_query"] for r in rows], np.int64)
+    correct = np.array([r[key] for r in rows], np.int64)
+    episode = np.repeat(np.arange(len(rows)), n)
+    starts = np.repeat(np.cumsum(n) - n, n)
+    hits = (np.arange(int(n.sum())) - starts < np.repeat(correct, n)).astype(float)
+    signer = np.repeat(np.array([str(r["signer"]) for r in rows], dtype=object), n).astype(str)
+    fold = np.repeat(np.array([str(r["fold"]) for r in rows], dtype=object), n).astype(str)
+    return hits, episode, signer, fold
+
+
+def _acc(hits: np.ndarray) -> float:
+    return float(hits.mean()) if len(hits) else float("nan")
+
+
+def summaries_from_rows(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per S: the board-facing summary numbers, recomputed from `results["episodes"]`."""
+    seed = results["protocol"]["seed"]
+    by_shots: dict[int, list[dict[str, Any]]] = {}
+    for row in results["episodes"]:
+        by_shots.setdefault(int(row["shots"]), []).append(row)
+    out = {}
+    for shots, rows in sorted(by_shots.items()):
+        t1, episode, signer, fold = _hits(rows, "top1_correct")
+        t2 = _hits(rows, "top2_correct")[0]
+        out[f"S={shots}"] = {
+            "n_queries": int(len(t1)),
+            "n_episodes": int(len(np.unique(episode))),
+            "top1": {"mean": _acc(t1), "ci95": list(bootstrap_ci(t1, episode, signer, seed))},
+            "top2": {"mean": _acc(t2), "ci95": list(bootstrap_ci(t2, episode, signer, seed))},
+            "per_signer": {
+                str(s): {
+                    "top1": _acc(t1[m]), "top2": _acc(t2[m]), "n_queries": int(m.sum()),
+                    "top1_ci95": list(bootstrap_ci(t1[m], episode[m], signer[m], seed)),
+                }
+                for s in np.unique(signer) if (m := signer == s).any()
+            },
+            "per_fold": {
+                str(f): {"top1": _acc(t1[m]), "top2": _acc(t2[m]), "n_queries": int(m.sum())}
+                for f in np.unique(fold) if (m := fold == f).any()
+            },
+        }
+    return out
+
+
+def _differences(given: Any, want: Any, where: str) -> Iterator[str]:
+    """Paths where `given` (from the file) disagrees with `want` (recomputed)."""
+    if isinstance(want, dict):
+        if not isinstance(given, dict):
+            yield where
+            return
+        for k, v in want.items():
+            yield from _differences(given.get(k), v, f"{where}/{k}")
+    elif isinstance(want, list):
+        if not isinstance(given, list) or len(given) != len(want):
+            yield where
+            return
+        for i, (g, w) in enumerate(zip(given, want)):
+            yield from _differences(g, w, f"{where}/{i}")
+    elif isinstance(want, float):
+        if not isinstance(given, (int, float)) or isinstance(given, bool) or abs(given - want) > TOLERANCE:
+            yield where
+    elif given != want or isinstance(given, bool):
+        yield where
+
+
+def check_rows(results: dict[str, Any], source: str) -> None:
+    """The per-episode rows are the protocol's, and the summaries are what they add up to."""
+    proto = results["protocol"]
+    rows = results["episodes"]
+    n_classes = len(results["dataset"]["class_names"])
+    for key, value, lo, hi in (("episodes", proto["episodes"], 1, None), ("seed", proto["seed"], 0, None),
+                               ("ways", proto["ways"], 2, n_classes), *(("shots", s, 0, None) for s in proto["shots"])):
+        if key == "ways" and value is None:
+            continue
+        if type(value) is not int or value < lo or (hi is not None and value > hi):
+            raise ResultsError(f"{source}: protocol.{key} {value!r} is not an integer in {lo}…{hi or '∞'}; "
+                               "re-create it with `fsbench run`")
+    for i, r in enumerate(rows):
+        nums = [r.get(k) for k in ("n_query", "top1_correct", "top2_correct", "shots")]
+        if any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in nums):
+            raise ResultsError(f"{source}: episodes/{i} has a count that is not an integer ≥ 0; re-create it with `fsbench run`")
+        if not r["top1_correct"] <= r["top2_correct"] <= r["n_query"]:
+            raise ResultsError(
+                f"{source}: episodes/{i} claims {r['top1_correct']} top-1 and {r['top2_correct']} top-2 hits "
+                f"of {r['n_query']} queries; re-create it with `fsbench run`"
+            )
+    shots = {f"S={s}" for s in proto["shots"]}
+    have = {f"S={r['shots']}" for r in rows}
+    if set(results["metrics"]) != shots or have != shots:
+        raise ResultsError(
+            f"{source}: protocol.shots {sorted(shots)}, metrics {sorted(results['metrics'])} and episode rows "
+            f"{sorted(have)} disagree; re-create it with `fsbench run`"
+        )
+    groups = sum(1 if f["kind"] == "unseen-class" else len(f["test_signers"]) for f in results["split"]["folds"])
+    for key in sorted(shots):
+        s = int(key[2:])
+        per_group = 1 if s == 0 and proto["ways"] is None else proto["episodes"]
+        n_rows = sum(1 for r in rows if r["shots"] == s)
+        if n_rows != groups * per_group:
+            raise ResultsError(
+                f"{source}: {n_rows} episode rows at {key}, but {proto['episodes']} episodes over "
+                f"{groups} signer groups make {groups * per_group}; re-create it with `fsbench run`"
+            )
+    wrong = []
+    for key, want in summaries_from_rows(results).items():
+        wrong += list(_differences(results["metrics"][key], want, f"metrics/{key}"))
+    if wrong:
+        raise ResultsError(
+            f"{source}: {', '.join(wrong[:3])}{' …' if len(wrong) > 3 else ''} disagree with the per-episode "
+            f"rows ({len(wrong)} numbers); the file was edited or is damaged: re-create it with `fsbench run`"
+        )
+
+
+def known_content_hashes(name: str, boards_dir: Path) -> set[str]:
+    """Content hashes of dataset `name` this machine knows: its boards and its prepared copy."""
+    from fsbench import paths
+
+    found = set()
+    for path in Path(boards_dir).glob("*.json"):
+        try:
+            board = json.loads(path.read_text())
+            if board["dataset"]["name"] == name:
+                found.add(board["dataset"]["content_hash"])
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            continue
+    meta = paths.prepared_dir(name) / "fsbench.json" if "/" not in name and ".." not in name else None
+    if meta is not None and meta.is_file():
+        try:
+            found.add(json.loads(meta.read_text())["content_hash"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    return found
+
+
+def check_not_development(results: dict[str, Any], source: str, known: Iterable[str]) -> None:
+    """Refuse a development run, however its flag was edited."""
+    from fsbench.protocol.devset import dev_content_hash  # imports the data stack: only when publishing
+
+    d, split, proto = results["dataset"], results["split"], results["protocol"]
+    fix = "publish the run without --dev (development runs tune on training data and never rank)"
+    if proto.get("development"):
+        raise ResultsError(f"{source} is a development run (--dev, tuning data only); {fix}")
+    if d["name"].endswith("-dev"):
+        raise ResultsError(f"{source} was run on the development set {d['name']!r}; {fix}")
+    for real in known:
+        if dev_content_hash(real, split["name"], split["seed"]) == d["content_hash"]:
+            raise ResultsError(
+                f"{source}: its dataset content hash is that of the development set of {d['name']} "
+                f"({real[:12]}…); {fix}"
+            )
+    card = _card(d["name"])
+    if card is not None and card.signers and split["folds"]:
+        seen = {s for f in split["folds"] for s in (*f["train_signers"], *f["test_signers"])}
+        missing = sorted(set(card.signers) - seen)
+        if missing:
+            raise ResultsError(
+                f"{source}: its folds leave out signer(s) {missing[:5]} of the {d['name']} card, as a "
+                f"development run does; {fix}"
+            )
+
+
+def _card(name: str):
+    from fsbench.data.loader import registered_card
+    from fsbench.errors import FsbenchError
+
+    try:
+        return registered_card(name)
+    except FsbenchError:
+        return None
+
+
+def check_replacement(old: dict[str, Any], new: dict[str, Any], source: str) -> None:
+    """An entry may only be replaced by one with at least its episodes and every S it had."""
+    old_eps, new_eps = old["manifest"].get("episodes", 0), new["manifest"]["episodes"]
+    lost = sorted(set(old["metrics"]) - set(new["metrics"]), key=lambda k: int(k[2:]))
+    if new_eps < old_eps or lost:
+        what = []
+        if new_eps < old_eps:
+            what.append(f"{new_eps} episodes instead of {old_eps}")
+        if lost:
+            what.append(f"no {', '.join(lost)}")
+        raise ResultsError(
+            f"{source} would replace {new['method']['name']}'s entry (config {new['method']['config_hash'][:8]}) "
+            f"with a smaller run ({'; '.join(what)}); publish with --replace to do it anyway"
+        )
