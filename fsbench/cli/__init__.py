@@ -14,7 +14,7 @@ import warnings
 import click
 
 from fsbench import __version__
-from fsbench.cli import boards, catalog, data, evaluate, verify
+from fsbench.cli import boards, catalog, data, evaluate, predict, verify
 from fsbench.cli.console import err
 
 
@@ -28,7 +28,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 for command in (catalog.list_cmd, catalog.info, data.prepare, evaluate.run, evaluate.demo, evaluate.export,
-                boards.publish, boards.leaderboard, boards.report, boards.compact, verify.verify):
+                boards.publish, boards.leaderboard, boards.report, boards.compact, predict.predict, verify.verify):
     cli.add_command(command)
 
     """Run the CLI; any failure leaves as one line on stderr and an exit code (fsbench.cli.failures)."""

@@ -110,19 +110,12 @@ def export_method(
     Returns {path, fold, max_abs_diff, images_checked}; the method must offer
     `inference_module() -> (module, (C, H, W))`.
     """
-    from fsbench import registry
-    from fsbench.data.hub import resolve_dataset
+    from fsbench.deploy.fit import fit_fold
     from fsbench.evaluation.runner import make_method
 
-    method = make_method(method_name, config or {})
-    if not hasattr(method, "inference_module"):
+    if not hasattr(make_method(method_name, config or {}), "inference_module"):  # before any training
         raise ExportError(f"method {method_name!r} has no inference_module(); only such methods can be exported")
-    data = resolve_dataset(dataset)
-    folds = registry.get("splits", split)().folds(data, seed)
-    if not 0 <= fold < len(folds):
-        raise ExportError(f"--fold {fold} is out of range; split {split!r} has folds 0..{len(folds) - 1}")
-    chosen = folds[fold]
-    method.fit(data.view(chosen.train), seed)
+    method, data, chosen = fit_fold(method_name, dataset, split, fold, config, seed)
     module, (c, h, w) = method.inference_module()
     path = export_onnx(module, torch.rand(2, c, h, w), Path(out))
     test = data.view(chosen.test[:check_images])

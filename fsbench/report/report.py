@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fsbench.errors import ResultsError
 from fsbench.report.figures import accuracy_vs_shots_png, confusion_png, per_signer_png
 from fsbench.evaluation.metrics import shots_of
 from fsbench.results.document import read_results
@@ -80,21 +79,9 @@ def make_report(results_path: Path, out_dir: Path, with_embeddings: bool = False
 
 def refit_first_fold(results: dict[str, Any]):
     """(method, test view) re-created from a results file: same method/config/dataset/split/seed."""
-    from fsbench import registry
-    from fsbench.data.hub import resolve_dataset
-    from fsbench.evaluation.runner import make_method
+    from fsbench.deploy.fit import refit_from_results
 
-    data = resolve_dataset(results["dataset"]["name"])
-    if data.content_hash != results["dataset"]["content_hash"]:
-        raise ResultsError(
-            f"dataset {results['dataset']['name']!r} now has content hash {data.content_hash[:12]}… but the "
-            f"results were made on {results['dataset']['content_hash'][:12]}…; prepare revision "
-            f"{results['dataset']['revision']} to draw embedding figures"
-        )
-    method = make_method(results["method"]["name"], results["method"]["config"])
-    seed = int(results["split"]["seed"])
-    fold = registry.get("splits", results["split"]["name"])().folds(data, seed)[0]
-    method.fit(data.view(fold.train), seed)
+    method, data, fold = refit_from_results(results, 0)
     return method, data.view(fold.test)
 
 
