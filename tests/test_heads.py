@@ -147,3 +147,13 @@ def test_input_norm_makes_the_head_blind_to_a_feature_offset_and_scale():
     torch.manual_seed(0)  # the layers' dropout masks repeat
     b = head(3 * x + 7)
     torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_squeeze_projects_wide_features_to_the_thesis_width():
+    from fsbench.heads.method import resolve_squeeze
+
+    head = DualPathHead(1152, 10, squeeze=128)
+    assert head.layers[0].channels == 128 and head(torch.randn(4, 1152)).shape == (4, 10)
+    assert sum(p.numel() for p in head.parameters()) < 3_000_000  # ~86 M without the squeeze
+    assert resolve_squeeze("auto", 1152) == 128 and resolve_squeeze("auto", 128) == 0
+    assert resolve_squeeze(64, 1152) == 64

@@ -48,7 +48,10 @@ class DualPathHead(EmbeddingHead):
     `widths` are the output widths of the stacked dual-path layers (each must exceed the one
     before); `dropout` is the rate before the final projection (0.5 in Fig 3.9); `input_norm`
     standardises the backbone features first (BatchNorm, no affine): not in the thesis, but
-    pose-net features with a large shared offset and small spread made the head collapse.
+    pose-net features with a large shared offset and small spread made the head collapse;
+    `squeeze` > 0 projects the features linearly to that width first: the thesis's head is built
+    for its pose net's 128-d bottleneck, and on a pretrained net's 1152-d one its layers (each
+    D → 4D → D + 16) would hold ~86 M weights to learn from a few thousand images.
     """
 
     def __init__(
@@ -60,17 +63,20 @@ class DualPathHead(EmbeddingHead):
         alpha: float = 2.0,
         beta: float = 0.0,
         input_norm: bool = False,
+        squeeze: int = 0,
     ) -> None:
         super().__init__()
-        widths = list(widths) if widths is not None else default_widths(in_features)
+        width = int(squeeze) or in_features
+        widths = list(widths) if widths is not None else default_widths(width)
         self.in_features, self.out_features = in_features, out_features
-        layers, c = [], in_features
+        layers, c = [], width
         for w in widths:
             if w < c:
                 raise ValueError(f"dual-path widths must not shrink ({c} → {w}); got {widths}")
             layers.append(LinearDualPathLayer(c, w - c))
             c = w
         self.norm = nn.BatchNorm1d(in_features, affine=False) if input_norm else nn.Identity()
+        self.squeeze = nn.Linear(in_features, width) if squeeze else nn.Identity()
         self.layers = nn.Sequential(*layers)
         self.dropout = nn.Dropout(dropout)
         self.project = nn.Linear(c, out_features)
@@ -78,7 +84,7 @@ class DualPathHead(EmbeddingHead):
         self.beta = nn.Parameter(torch.tensor(float(beta)))
 
     def forward(self, features: Tensor) -> Tensor:
-        return F.normalize(self.project(self.dropout(self.layers(self.norm(features)))), dim=1)
+        return F.normalize(self.project(self.dropout(self.layers(self.squeeze(self.norm(features))))), dim=1)
 
     @torch.no_grad()
     def bound_alpha(self, floor: float) -> None:

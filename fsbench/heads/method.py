@@ -17,6 +17,17 @@ from fsbench.runtime import torch_threads
 from fsbench.training.cache import cache_key, model_path, train_or_load
 
 
+#: "auto" squeezes features wider than this to SQUEEZE_TO first (the thesis head's 128-d input)
+SQUEEZE_ABOVE, SQUEEZE_TO = 256, 128
+
+
+def resolve_squeeze(squeeze: int | str, in_features: int) -> int:
+    """`head_squeeze`: a width, 0 for none, or "auto" (SQUEEZE_TO when features are wide)."""
+    if squeeze == "auto":
+        return SQUEEZE_TO if in_features > SQUEEZE_ABOVE else 0
+    return int(squeeze)
+
+
 class HeadMethod(Method):
     """A `Method` whose `fit` sets `self.head` by `fit_head`; classifies with the head's learned
     α, β using the rule named by `config["classifier"]`.
@@ -39,7 +50,8 @@ class HeadMethod(Method):
             torch.manual_seed(seed)
             return factory(in_features, self.config["features"], widths=self.config.get("head_widths"),
                            dropout=self.config.get("head_dropout", 0.5),
-                           input_norm=self.config.get("head_input_norm", False))
+                           input_norm=self.config.get("head_input_norm", False),
+                           squeeze=resolve_squeeze(self.config.get("head_squeeze", 0), in_features))
 
     def fit_head(self, features: Tensor, labels: Tensor, seed: int, identity: str) -> DualPathHead:
         """Train (or load) the head on frozen `features`; `identity` names what the features are

@@ -104,6 +104,8 @@ class Hand2Vec(HeadMethod):
         # not in the thesis, off by default (measured in docs/hand2vec.md): an |α| floor against the
         # α → 0 saddle, and standardised backbone features
         "head_alpha_min": 0.0, "head_input_norm": False,
+        # a pretrained net's wide bottleneck (1152-d) is projected to the thesis head's 128 first
+        "head_squeeze": "auto",
         "beta_weight": 0.25,
         # torch intra-op threads during fit/embed (0: torch's default). On a shared, oversubscribed
         # CPU, 1 thread trains ~7x faster than 2 (OpenMP barrier spinning; measured here).
@@ -113,7 +115,9 @@ class Hand2Vec(HeadMethod):
     # below pixels; 5 epochs on 2 000, 29 / 35 %
     demo_config: ClassVar[dict[str, Any]] = {"backbone_epochs": 8}
     auto_backbone: ClassVar[str] = AUTO_BACKBONE
-    config_types: ClassVar[dict[str, tuple[type, ...]]] = {"backbone": (str,), "head_widths": (list, type(None))}
+    config_types: ClassVar[dict[str, tuple[type, ...]]] = {
+        "backbone": (str,), "head_widths": (list, type(None)), "head_squeeze": (str, int),
+    }
     config_choices: ClassVar[dict[str, tuple[Any, ...]]] = {
         "classifier": ("max", "mean", "softmax"), "pooling": ("avg", "flatten"),
     }
