@@ -14,7 +14,7 @@ import warnings
 import click
 
 from fsbench import __version__
-from fsbench.cli import boards, catalog, data, evaluate, predict, verify
+from fsbench.cli import boards, catalog, data, evaluate, predict, sweep, verify
 from fsbench.cli.console import err
 
 
@@ -28,17 +28,18 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 for command in (catalog.list_cmd, catalog.info, data.prepare, evaluate.run, evaluate.demo, evaluate.export,
-                boards.publish, boards.leaderboard, boards.report, boards.compact, predict.predict, verify.verify):
+                boards.publish, boards.leaderboard, boards.report, boards.compact, predict.predict, sweep.sweep,
+                verify.verify):
     cli.add_command(command)
-
-    """Run the CLI; any failure leaves as one line on stderr and an exit code (fsbench.cli.failures)."""
-    from fsbench.cli.failures import on_sigterm, one_line
 
 
 def main() -> None:
-    on_sigterm()
+    """Run the CLI; any failure leaves as one line on stderr and an exit code (fsbench.cli.failures)."""
+    from fsbench.cli.failures import on_sigterm, one_line
+
     debug = "--debug" in sys.argv
     warnings.filterwarnings("default", category=UserWarning, module="fsbench")
+    on_sigterm()
     try:
         cli.main(standalone_mode=False)
     except BaseException as exc:  # noqa: BLE001 - the one place every failure is turned into a line

@@ -19,7 +19,7 @@ from typing import Any
 
 from fsbench.errors import FsbenchError
 from fsbench.evaluation.runner import run
-from fsbench.runtime import torch_threads, tune_process
+from fsbench.runtime import torch_threads
 from fsbench.sweep.cells import Cell
 from fsbench.sweep.spec import SweepError
 
@@ -35,7 +35,6 @@ def one_line(exc: BaseException) -> str:
 
 def execute(cell: Cell) -> Outcome:
     """Run one cell exactly as `fsbench run` would, with torch threads = the cell's CPUs."""
-    tune_process()
     where = {"host": socket.gethostname(), "pid": os.getpid()}
     t0 = time.perf_counter()
     try:

@@ -50,6 +50,7 @@ class Summary:
             "sweep_version": 1,
             "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "backend": self.backend,
+            "wall_s": round(self.wall_s, 3),
             "cells": [{
                 "name": c.name, "key": c.key, "status": self.status[c.key], "error": self.errors.get(c.key),
                 "results": c.path.name, "method": c.spec.method, "dataset": c.spec.dataset, "split": c.spec.split,
