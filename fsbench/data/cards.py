@@ -35,6 +35,10 @@ class DatasetCard:
     condition_column: str | None = None
     #: classes held out by the unseen-class split (empty: a seeded 20 % of classes)
     unseen_classes: tuple[str, ...] = ()
+    #: how the subject is drawn: "light" on a dark ground (Massey's hands on black) or "dark" on a
+    #: light one (Omniglot's black strokes on white). Methods that want the subject high-valued
+    #: (zero-padded, max-pooled convolutions) read this instead of each guessing per dataset.
+    foreground: str = "light"
     #: extra notes a user must know (which classes are held out, and why)
     notes: str = ""
 
@@ -53,6 +57,8 @@ class DatasetCard:
             problems.append(f"{self.name}: expected.classes != len(classes)")
         if set(self.unseen_classes) - set(self.classes):
             problems.append(f"{self.name}: unseen_classes not in classes")
+        if self.foreground not in ("light", "dark"):
+            problems.append(f"{self.name}: foreground must be 'light' or 'dark'")
         if bool(self.hub_repo) != bool(self.revision):
             problems.append(f"{self.name}: a hub_repo needs a pinned revision (and vice versa)")
         return problems

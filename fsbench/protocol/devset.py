@@ -9,6 +9,7 @@ A setting picked by its score here has never been scored on the real test rows.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import numpy as np
 
@@ -28,7 +29,12 @@ def development_set(data: FsDataset, split: SignerSplit, seed: int) -> FsDataset
     hf = data.hf.select(rows).map(lambda labels: {"label": lut[np.asarray(labels)]}, batched=True,
                                   input_columns="label")
     key = dev_content_hash(data.content_hash, split.name, seed)
-    return FsDataset(f"{data.name}-dev", hf, [data.class_names[c] for c in present], key, data.revision)
+    names = [data.class_names[c] for c in present]
+    # the card's input conventions (foreground, …) carry over; its fixed counts and unseen classes do not
+    card = None if data.card is None else replace(
+        data.card, name=f"{data.name}-dev", classes=tuple(names), signers=(), expected={}, unseen_classes=()
+    )
+    return FsDataset(f"{data.name}-dev", hf, names, key, data.revision, card)
 
 
 def dev_content_hash(content_hash: str, split: str, seed: int) -> str:

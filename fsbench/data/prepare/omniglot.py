@@ -59,6 +59,7 @@ CARD = DatasetCard(
     ),
     default_raw="embedded:omniglot",
     image_size=28,
+    foreground="dark",
     unseen_classes=UNSEEN,
     notes=(
         "Greek and Latin appear byte-identical in both zips and are merged. Unseen classes are "

@@ -48,7 +48,8 @@ def test_method_fits_embeds_and_classifies(tiny, name):
     emb = method.embed(tiny.view(fold.test))
     assert emb.shape[0] == len(fold.test) and torch.isfinite(emb).all()
     if name == "supervised-cnn":
-        assert emb.shape[1] == len(tiny.class_names)  # the logits themselves
+        # the logits themselves: one per class and (characters) per 90° rotation of it
+        assert emb.shape[1] == len(tiny.class_names) * 4 == len(tiny.class_names) * method.meta["label_stride"]
     for shots in (0, 1):
         acc = _accuracy(method, tiny, fold, shots)
         assert 0.0 <= acc <= 1.0

@@ -1,18 +1,22 @@
-"""The two embedding networks the few-shot literature compares on: Conv-4 and ResNet-12.
+"""The embedding networks: the literature's Conv-4 and ResNet-12, or any registered backbone.
 
 Conv-4 is Snell et al.'s / Vinyals et al.'s 4 × [conv3×3 64, BN, ReLU, maxpool 2] with the
 final feature map flattened (64 dims at 28 px, 256 at 32 px). ResNet-12 is the
 Lee et al. (2019) / Chen et al. (2019) four-block residual net, narrowed by default so it
-trains on two CPU cores; it ends in global average pooling.
+trains on two CPU cores; it ends in global average pooling. Any other name is looked up in
+`fsbench.backbones`; one with a trainable `.module` (e.g. `imagenet-efficientnet-lite0`) is
+fine-tuned whole, starting from its (pretrained) weights.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from fsbench import registry
 from fsbench.errors import FsbenchError
 
 BACKBONES = ("conv4", "resnet12")
@@ -77,13 +81,46 @@ class ResNet12(nn.Module):
         return self.blocks(x).mean(dim=(2, 3))
 
 
+class RegisteredNet(nn.Module):
+    """A registered backbone as a trainable network: `features` through its own `.module`.
+
+    The backbone's `.module` is a registered submodule, so its weights are trained, saved and
+    loaded with the rest; `pretrained` is the provenance of the weights it started from.
+    """
+
+    def __init__(self, backbone: Any) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.module = backbone.module
+        self.pretrained: dict[str, Any] = dict(getattr(backbone, "pretrained", {}) or {})
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.backbone.features(x)
+
+
+def registered_backbone(name: str, args: dict[str, Any]) -> Any:
+    """The `fsbench.backbones` entry `name` built with `args`; it must expose a trainable `.module`."""
+    if name not in registry.names("backbones"):
+        raise FsbenchError(
+            f"unknown backbone {name!r}; set config 'backbone' to one of {BACKBONES} or a name "
+            "from `fsbench list backbones`"
+        )
+    backbone = registry.get("backbones", name)(**args)
+    if not isinstance(getattr(backbone, "module", None), nn.Module):
+        raise FsbenchError(
+            f"backbone {name!r} has no trainable `.module` network, so it cannot be fine-tuned; "
+            f"use {BACKBONES} or a backbone with `.module` (e.g. imagenet-efficientnet-lite0)"
+        )
+    return backbone
+
+
 def build_backbone(name: str, channels: int, config: dict) -> nn.Module:
     """The backbone a config names; an unknown name is a user error, not a crash."""
     if name == "conv4":
         return Conv4(channels, int(config.get("width", 64)))
     if name == "resnet12":
         return ResNet12(channels, config.get("resnet_widths", (32, 64, 128, 256)))
-    raise FsbenchError(f"unknown backbone {name!r}; set config 'backbone' to one of {BACKBONES}")
+    return RegisteredNet(registered_backbone(name, dict(config.get("backbone_args") or {})))
 
 
 @torch.no_grad()

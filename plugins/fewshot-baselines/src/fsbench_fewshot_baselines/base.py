@@ -1,15 +1,20 @@
-"""What every baseline here shares: input resolution, cached training, batched embedding.
+"""What every baseline here shares: input conventions, cached training, batched embedding.
 
-A subclass says which config keys change its trained weights (`train_keys`), how to build its
-network from saved metadata (`build`) and how to train it (`train_net`). `fit` then looks the
-weights up by (trainer, training config, train-view fingerprint, seed) under
-`fsbench.paths.cache_dir("fewshot-baselines")` and trains only on a miss.
+A subclass says which config keys change its trained weights (`train_keys`), which key counts
+its training length (`length_key`: episodes or epochs), how to build its network from saved
+metadata (`build`) and how to train it (`train_net`). `fit` then trains or loads the weights
+through `fsbench.training.cache.train_or_load`, keyed by (trainer, training config, resolved
+input, train-view fingerprint, seed).
+
+Learning curves train once: config `snapshots` (a list of step counts) saves the training state
+at those steps as the cache entries of those shorter runs, and a longer run resumes from the
+longest of them (checkpoints.py).
 """
 
 from __future__ import annotations
 
 import io
-import os
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -17,25 +22,54 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
-from fsbench.api import Method, config_hash
+from fsbench import registry
+from fsbench.api import Method
 from fsbench.data.dataset import DatasetView, Mode
 from fsbench.errors import FsbenchError
-from fsbench.paths import cache_dir
 from fsbench.runtime import torch_threads
+from fsbench.training.cache import cache_key, load_model, model_path, save_model, train_or_load
+
+from .backbones import BACKBONES, RegisteredNet, registered_backbone
+from .checkpoints import Checkpoints
 
 GRAYSCALE_PIL_MODES = {"1", "L", "LA", "I", "I;16", "F", "P"}
 
 #: config keys every trained baseline has
 COMMON_CONFIG: dict[str, Any] = {
-    "backbone": "conv4",  # conv4 | resnet12
+    "backbone": "conv4",  # conv4 | resnet12 | a registered backbone with `.module` (fsbench list backbones)
+    "backbone_args": {},  # keyword arguments of a registered backbone, e.g. {"input_size": 96}
     "width": 64,  # conv4 channels
     "resnet_widths": [32, 64, 128, 256],
-    "size": "auto",  # input side; auto: 28 for grayscale (character) data, 32 for RGB
+    "size": "auto",  # input side; auto: 28 grey / 32 RGB (conv4, resnet12), the card's stored size otherwise
     "mode": "auto",  # RGB | L | auto (from the raw images)
+    "invert": "auto",  # auto: invert where the dataset card says the foreground is dark (Omniglot)
     "embed_batch": 256,
     "threads": 0,  # torch threads for training/embedding; 0 keeps torch's setting (1 is faster on a loaded machine)
+    "snapshots": [],  # also save (and resume from) the state after these many steps: learning curves train once
 }
-COMMON_TRAIN_KEYS = ("backbone", "width", "resnet_widths")
+COMMON_TRAIN_KEYS = ("backbone", "backbone_args", "width", "resnet_widths")
+
+
+@dataclass(frozen=True)
+class Input:
+    """How a view is turned into network input: side, colour mode, and whether to invert."""
+
+    size: int
+    mode: Mode
+    invert: bool
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.mode == "L" else 3
+
+    def pixels(self, view: DatasetView) -> Tensor:
+        """The whole view as uint8 (N, C, H, W): small enough in memory, converted per batch."""
+        x = torch.from_numpy(np.ascontiguousarray(view.images(self.size, self.mode))).permute(0, 3, 1, 2)
+        return (255 - x if self.invert else x).contiguous()
+
+    def batches(self, view: DatasetView, batch: int):
+        for x in view.tensors(self.size, self.mode, batch):
+            yield 1 - x if self.invert else x
 
 
 def detect_mode(view: DatasetView, probe: int = 8) -> Mode:
@@ -64,11 +98,6 @@ def detect_mode(view: DatasetView, probe: int = 8) -> Mode:
     return "L"
 
 
-def uint8_tensor(view: DatasetView, size: int, mode: Mode) -> Tensor:
-    """The whole view as uint8 (N, C, H, W): small enough in memory, converted per batch."""
-    return torch.from_numpy(np.ascontiguousarray(view.images(size, mode))).permute(0, 3, 1, 2).contiguous()
-
-
 def as_float(x: Tensor) -> Tensor:
     return x.float().div_(255)
 
@@ -76,10 +105,22 @@ def as_float(x: Tensor) -> Tensor:
 class TrainedMethod(Method):
     """A `Method` whose `fit` trains (or loads) one network per (fold training view, seed)."""
 
-    #: config keys that change the trained weights (besides the resolved size/mode)
+    #: config keys that change the trained weights (besides the resolved input)
     train_keys: ClassVar[tuple[str, ...]] = COMMON_TRAIN_KEYS
+    #: the config key that counts training steps (what `snapshots` refers to)
+    length_key: ClassVar[str] = "episodes"
     #: methods with the same trainer and training config share cached weights
     trainer: ClassVar[str] = ""
+
+    config_choices: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "mode": ("auto", "RGB", "L"), "invert": ("auto", True, False), "rotate_classes": ("auto", True, False),
+        "head": ("linear", "cosine"), "metric": ("euclidean", "cosine"),
+    }
+    config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {
+        "size": (16, 1024), "width": (1, None), "embed_batch": (1, None), "threads": (0, None),
+        "episodes": (1, None), "epochs": (1, None), "train_ways": (2, None), "train_shots": (1, None),
+        "train_queries": (1, None), "batch_size": (2, None), "lr": (0, None), "lr_halve_every": (1, None),
+    }
 
     net: nn.Module | None = None
 
@@ -87,14 +128,16 @@ class TrainedMethod(Method):
         super().__init__(config)
         self.net = None
         self.meta: dict[str, Any] = {}
+        self.trainings: list[dict[str, Any]] = []
 
     # -- subclass hooks -------------------------------------------------------------------
     def build(self, meta: dict[str, Any]) -> nn.Module:
         """A fresh network for saved metadata (channels, classes, …)."""
         raise NotImplementedError
 
-    def train_net(self, net: nn.Module, images: Tensor, labels: np.ndarray, seed: int) -> None:
-        """Train `net` in place on uint8 images (N, C, H, W) and dataset labels."""
+    def train_net(self, net: nn.Module, images: Tensor, labels: np.ndarray, seed: int, ckpt: Checkpoints) -> None:
+        """Train `net` in place on uint8 images (N, C, H, W), starting at `ckpt.restore(...)` and
+        reporting every finished step to `ckpt.after(...)`."""
         raise NotImplementedError
 
     def forward_embed(self, x: Tensor) -> Tensor:
@@ -102,69 +145,112 @@ class TrainedMethod(Method):
         assert self.net is not None
         return self.net(x)
 
-    def extra_meta(self, train: DatasetView, labels: np.ndarray) -> dict[str, Any]:
+    def extra_meta(self, inp: Input) -> dict[str, Any]:
+        """What `build` needs besides the input and classes (saved beside the weights)."""
         return {}
 
     # -- shared machinery -----------------------------------------------------------------
-    def resolve_input(self, view: DatasetView) -> tuple[int, Mode]:
+    def resolve_input(self, view: DatasetView) -> Input:
+        """Size, mode and inversion: the config's, or for `auto` what the data and its card say."""
+        card, registered = view.dataset.card, registered_class(self.config["backbone"])
         mode = self.config["mode"]
         if mode == "auto":
-            mode = detect_mode(view)
+            mode = detect_mode(view) if registered is None else ("L" if getattr(registered, "channels", 3) == 1 else "RGB")
         if mode not in ("RGB", "L"):
             raise FsbenchError(f"config 'mode' must be RGB, L or auto, not {mode!r}")
         size = self.config["size"]
         if size == "auto":
-            size = 28 if mode == "L" else 32
+            size = (28 if mode == "L" else 32) if registered is None else (card.image_size if card else 64)
         if not isinstance(size, int) or size < 16:
             raise FsbenchError(f"config 'size' must be 'auto' or an int ≥ 16, not {size!r}")
-        return size, mode
+        invert = self.config["invert"]
+        if invert == "auto":
+            invert = card is not None and card.foreground == "dark"
+        if not isinstance(invert, bool):
+            raise FsbenchError(f"config 'invert' must be true, false or 'auto', not {invert!r}")
+        return Input(size, mode, invert)
 
-    def cache_key(self, train: DatasetView, seed: int, size: int, mode: str) -> str:
-        return config_hash({
-            "trainer": self.trainer or self.name,
-            "version": self.version,
-            **{k: self.config[k] for k in self.train_keys},
-            "size": size,
-            "mode": mode,
-            "train_view": train.fingerprint,
-            "seed": int(seed),
-        })
+    def cache_key(self, train: DatasetView, seed: int, inp: Input, **override: Any) -> str:
+        return cache_key(
+            self.trainer or self.name, self.version,
+            {**{k: self.config[k] for k in self.train_keys}, **override},
+            {"size": inp.size, "mode": inp.mode, "invert": inp.invert},
+            train.fingerprint, int(seed), self.starting_weights(),
+        )
+
+    def resumable(self, train: DatasetView, seed: int, inp: Input) -> dict[str, Any] | None:
+        """The longest saved shorter run of this config (among `snapshots`) to continue from."""
+        for step in sorted((int(s) for s in self.config["snapshots"]), reverse=True):
+            if step < int(self.config[self.length_key]):
+                k = self.cache_key(train, seed, inp, **{self.length_key: step})
+                blob = load_model(model_path("fewshot-baselines", self.trainer or self.name, k), k)
+                if blob is not None and "loop" in blob["meta"]:
+                    return {"weights": blob["state_dict"], **blob["meta"]}
+        return None
+
+    def starting_weights(self) -> str | None:
+        """The fingerprint of a registered backbone's (pretrained) weights; None for conv4/resnet12."""
+        if self.config["backbone"] in BACKBONES:
+            return None
+        if not hasattr(self, "_starting_weights"):
+            self._starting_weights = registered_backbone(self.config["backbone"], dict(self.config["backbone_args"])).fingerprint()
+        return self._starting_weights
 
     def fit(self, train: DatasetView, seed: int) -> None:
-        size, mode = self.resolve_input(train)
-        key = self.cache_key(train, seed, size, mode)
-        path = cache_dir("fewshot-baselines") / f"{self.trainer or self.name}-{key[:32]}.pt"
-        if path.exists():
-            blob = torch.load(path, weights_only=True)
-            self.meta = blob["meta"]
-            self.net = self.build(self.meta)
-            self.net.load_state_dict(blob["state"])
-        else:
-            labels = np.asarray(train.labels, dtype=np.int64)
-            self.meta = {
-                "size": size, "mode": mode, "channels": 1 if mode == "L" else 3,
-                "num_classes": train.num_classes,
-                "train_classes": sorted(set(labels.tolist())),
-                **self.extra_meta(train, labels),
-            }
-            images = uint8_tensor(train, size, mode)
-            with torch.random.fork_rng(devices=[]), torch_threads(self.config["threads"]):
-                torch.manual_seed(seed)
-                self.net = self.build(self.meta)
-                self.net.train()
-                self.train_net(self.net, images, labels, seed)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            torch.save({"meta": self.meta, "state": self.net.state_dict()}, tmp)
-            os.replace(tmp, path)
+        inp = self.resolve_input(train)
+        trainer = self.trainer or self.name
+        key = self.cache_key(train, seed, inp)
+        self.cache_path = model_path("fewshot-baselines", trainer, key)
+        labels = np.asarray(train.labels, dtype=np.int64)
+        meta = {"size": inp.size, "mode": inp.mode, "invert": inp.invert, "channels": inp.channels,
+                "num_classes": train.num_classes, "train_classes": sorted(set(labels.tolist())),
+                **self.extra_meta(inp)}
+        self.meta, trained = meta, []  # train_net reads self.meta; a load replaces it with the saved one
+
+        def save(step: int, net: nn.Module, extra: dict[str, Any]) -> None:
+            k = self.cache_key(train, seed, inp, **{self.length_key: step})
+            save_model(model_path("fewshot-baselines", trainer, k), k, net, {**meta, **extra})
+
+        def train_fn(net: nn.Module) -> dict[str, Any]:
+            ckpt = Checkpoints(save, {int(s) for s in self.config["snapshots"]}, self.resumable(train, seed, inp))
+            with torch_threads(self.config["threads"]):
+                net.train()
+                self.train_net(net, inp.pixels(train), labels, seed, ckpt)
+            trained.append(True)
+            return ckpt.final
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)  # the same initial weights for a (config, view, seed)
+            self.net, self.meta = train_or_load(self.cache_path, key, self.build, train_fn, meta)
         self.net.eval()
-        self.cache_path = path
+        self.trainings.append({"train_seconds": self.meta.get("train_seconds"), "cached": not trained})
 
     @torch.no_grad()
     def embed(self, view: DatasetView) -> Tensor:
         if self.net is None:
             raise FsbenchError(f"method {self.name!r} must be fit on a training view before embed")
         self.net.eval()
-        size, mode = self.meta["size"], self.meta["mode"]
+        inp = Input(self.meta["size"], self.meta["mode"], self.meta["invert"])
         with torch_threads(self.config["threads"]):
-            chunks = [self.forward_embed(b) for b in view.tensors(size, mode, self.config["embed_batch"])]
+            chunks = [self.forward_embed(b) for b in inp.batches(view, self.config["embed_batch"])]
         return torch.cat(chunks) if chunks else torch.empty(0, 0)
+
+    def describe(self) -> dict[str, Any]:
+        """Adds how long each fold's network trained (when it was loaded: how long it once took)
+        and the provenance of outside weights the backbone started from."""
+        out = {**super().describe(), "trainings": list(self.trainings)}
+        name = self.config["backbone"]
+        if name not in BACKBONES:
+            nets = [m for m in (self.net.modules() if self.net is not None else ()) if isinstance(m, RegisteredNet)]
+            pretrained = nets[0].pretrained if nets else getattr(
+                registered_backbone(name, dict(self.config["backbone_args"])), "pretrained", {})
+            out["pretrained"] = {"backbone": name, **(pretrained or {})}
+        return out
+
+
+def registered_class(name: str) -> type | None:
+    """The class of a registered backbone `name`; None for conv4/resnet12 and unknown names
+    (which `build_backbone` rejects with the list of choices)."""
+    if name in BACKBONES or name not in registry.names("backbones"):
+        return None
+    return registry.get("backbones", name)

@@ -30,7 +30,7 @@ CLASSIFIER_FOR_METRIC = {"euclidean": "euclid-prototype", "cosine": "prototype"}
 
 class ProtoNet(EpisodicMethod):
     name: ClassVar[str] = "protonet"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     default_config: ClassVar[dict[str, Any]] = {
         **EPISODIC_CONFIG,
         "metric": "euclidean",  # euclidean (Snell et al.) | cosine
@@ -38,7 +38,8 @@ class ProtoNet(EpisodicMethod):
         "support_source": "test-signer",
     }
     train_keys: ClassVar[tuple[str, ...]] = (*EPISODIC_TRAIN_KEYS, "metric", "cosine_scale")
-    demo_config: ClassVar[dict[str, Any]] = {"episodes": 150}
+    #: the `fast` config (tests, `fsbench demo`): the same recipe stopped early (docs/baselines.md)
+    demo_config: ClassVar[dict[str, Any]] = {"episodes": 100}
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)

@@ -8,6 +8,7 @@ episodes come from `fsbench.protocol.episodes.sample_episodes`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -79,6 +80,16 @@ def rotate_classes(images: Tensor, labels: np.ndarray) -> tuple[Tensor, np.ndarr
     labels = np.asarray(labels, dtype=np.int64)
     new_labels = np.concatenate([labels * 4 + k for k in range(4)])
     return torch.cat(rotated), new_labels
+
+
+def rotation_on(config: dict[str, Any], mode: str) -> bool:
+    """Rotated classes are new classes for characters (Snell et al.), never for hands."""
+    value = config["rotate_classes"]
+    if value == "auto":
+        return mode == "L"
+    if not isinstance(value, bool):
+        raise FsbenchError(f"config 'rotate_classes' must be true, false or 'auto', not {value!r}")
+    return value
 
 
 def random_affine(

@@ -23,8 +23,8 @@ from .classification import CLASSIFICATION_CONFIG, ClassificationMethod
 class LogitClassifier(LowShotClassifier):
     """Scores = the network's own logits for the episode's classes; support is not used."""
 
-    def __init__(self, trained_classes: list[int]) -> None:
-        self.trained = set(trained_classes)
+    def __init__(self, trained_classes: list[int], stride: int = 1) -> None:
+        self.trained, self.stride = set(trained_classes), stride  # class c's logit is column stride·c
 
     def fit(self, support: Tensor, labels: Tensor) -> "LogitClassifier":
         self.classes_ = torch.unique(torch.as_tensor(labels, dtype=torch.long))
@@ -37,15 +37,15 @@ class LogitClassifier(LowShotClassifier):
         return self
 
     def scores(self, queries: Tensor) -> Tensor:
-        return queries[:, self.classes_]
+        return queries[:, self.classes_ * self.stride]
 
 
 class SupervisedCNN(ClassificationMethod):
     name: ClassVar[str] = "supervised-cnn"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     default_config: ClassVar[dict[str, Any]] = dict(CLASSIFICATION_CONFIG)
 
     def make_classifier(self) -> LowShotClassifier:
         if self.net is None:
             raise FsbenchError("supervised-cnn must be fit before make_classifier")
-        return LogitClassifier(self.meta["train_classes"])
+        return LogitClassifier(self.meta["train_classes"], self.meta.get("label_stride", 1))
