@@ -25,8 +25,8 @@ def publish(results_path: Path, boards: Path, replace: bool) -> None:
 @click.argument("board", required=False)
 @click.option("--boards", type=click.Path(path_type=Path), default=Path("leaderboards"), show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["rich", "markdown", "json", "html"]), default="rich")
-@click.option("--out", "out_path", type=click.Path(path_type=Path), help="Write to a file instead of stdout.")
-def leaderboard(board: str | None, boards: Path, fmt: str, out_path: Path | None) -> None:
+@click.option("--out", "out_path", type=click.Path(), help="Write to a file instead of stdout.")
+def leaderboard(board: str | None, boards: Path, fmt: str, out_path: str | None) -> None:
     """Show a leaderboard (or list them), sorted by the main metric with 95 % CIs."""
     from fsbench.results.leaderboard import show
 

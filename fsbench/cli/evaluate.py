@@ -22,7 +22,7 @@ from fsbench.cli.console import load_config, out, parse_shots
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override one config key.")
 @click.option("--dev", is_flag=True,
               help="Tune, don't test: run the split inside the first fold's training rows (docs/protocols.md).")
-@click.option("--out", "out_path", type=click.Path(path_type=Path), help="Results JSON path.")
+@click.option("--out", "out_path", type=click.Path(), help="Results JSON path.")  # str: keeps a trailing '/' to refuse
 def run(method, dataset, split, shots, episodes, seed, ways, cross_condition, dev, config_path, overrides, out_path) -> None:
     """Evaluate METHOD on DATASET under SPLIT and write a results JSON."""
     from fsbench.evaluation.runner import RunRequest
@@ -62,7 +62,7 @@ def demo(methods: str | None, episodes: int) -> None:
 @click.option("--seed", default=0, show_default=True)
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="JSON/TOML method config.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override one config key.")
-@click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("model.onnx"), show_default=True)
+@click.option("--out", "out_path", type=click.Path(), default="model.onnx", show_default=True)
 def export(method, dataset, split, fold, seed, config_path, overrides, out_path) -> None:
     """Fit METHOD on one fold (cache hit after `fsbench run`) and export images → embeddings to ONNX."""
     from fsbench.deploy.export import export_method

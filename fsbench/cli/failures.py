@@ -107,6 +107,8 @@ def os_error(exc: OSError) -> str:
         return f"permission denied: {path}; choose another path or fix its permissions"
     if code == errno.EISDIR:
         return f"{path} is a folder, not a file; give a file path"
+    if code == errno.EEXIST:
+        return f"{path} already exists and is in the way; move it or choose another path"
     if code == errno.ENOTDIR:
         return f"{path}: a part of this path is a file, not a folder; choose another path"
     if code == errno.ENOENT:

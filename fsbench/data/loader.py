@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 from dataclasses import fields
@@ -14,6 +15,9 @@ from fsbench.data.cards import DatasetCard
 from fsbench.data.dataset import FsDataset
 from fsbench.data.verified import shard_problem
 from fsbench.errors import DatasetError
+
+#: OS errors about where fsbench writes (FSBENCH_HOME), which no re-prepare would fix
+ENVIRONMENT_ERRNOS = (errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM)
 
 
 def prepare_command(name: str, raw: str = "PATH") -> str:
@@ -40,7 +44,7 @@ def _warn_unverified(path: Path, fix: str) -> None:
     from fsbench.progress import console
 
     console.print(f"note: {path} records no shard digests, so it cannot be verified; {fix} to add them",
-                  markup=False, highlight=False)
+                  markup=False, highlight=False, soft_wrap=True)
 
 
 def card_from_dict(d: dict[str, Any]) -> DatasetCard:
@@ -82,10 +86,13 @@ def load_prepared(path: Path | str, name: str | None = None) -> FsDataset:
         raise DatasetError(f"{path}: {problem}; {fix}")
     if problem is not None:
         _warn_unverified(path, fix)
+    hf_cache = paths.cache_dir("hf")  # outside the try: a read-only or full FSBENCH_HOME is not the shard's fault
     try:
-        ds = datasets.Dataset.from_parquet(
-            [str(s) for s in shards], cache_dir=str(paths.cache_dir("hf")), keep_in_memory=False
-        )
+        ds = datasets.Dataset.from_parquet([str(s) for s in shards], cache_dir=str(hf_cache), keep_in_memory=False)
+    except OSError as exc:
+        if exc.errno in ENVIRONMENT_ERRNOS:  # the cache folder, not the data: fsbench.cli.failures says so
+            raise
+        raise DatasetError(f"{path}: parquet shards cannot be read ({exc}); {fix}") from None
     except Exception as exc:  # pyarrow raises many types for a truncated/corrupt shard
         raise DatasetError(f"{path}: parquet shards cannot be read ({exc}); {fix}") from None
     if len(ds) != counts.get("images"):

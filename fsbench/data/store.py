@@ -37,6 +37,7 @@ from fsbench.data.cards import DatasetCard
 from fsbench.data.digests import file_sha256
 from fsbench.data.verified import seal
 from fsbench.errors import DatasetError
+from fsbench.names import output_dir
 
 FORMAT_VERSION = 1
 SHARD_BYTES = 256 * 2**20
@@ -86,7 +87,7 @@ def _features(card: DatasetCard, extra: dict[str, Any], with_condition: bool):
     return datasets.Features(feats)
 
 
-def _validate(rows: list[Row], card: DatasetCard, partial: bool) -> None:
+def _validate(rows: list[Row], card: DatasetCard, partial: bool, corrupt: list[dict[str, str]] = ()) -> None:
     """Card vs data: unknown labels, empty classes, missing/unexpected signers, counts."""
     name = card.name
     if not rows:
@@ -121,9 +122,11 @@ def _validate(rows: list[Row], card: DatasetCard, partial: bool) -> None:
         if key == "images" and partial:
             continue
         if key in actual and actual[key] != want:
+            bad = "; ".join(f"{c['path']} ({c['reason']})" for c in corrupt[:3])
+            unreadable = f" ({len(corrupt)} unreadable: {bad}{' …' if len(corrupt) > 3 else ''})" if corrupt else ""
             raise DatasetError(
-                f"{name}: found {actual[key]} {key}, the dataset card expects {want}; "
-                f"check the raw copy against: {card.raw_layout}"
+                f"{name}: found {actual[key]} {key}{unreadable}, the dataset card expects {want}; "
+                f"fix or replace the unreadable files, or check the raw copy against: {card.raw_layout}"
             )
 
 
@@ -224,7 +227,7 @@ def write_prepared(
     dup = [i for i, n in ids.items() if n > 1]
     if dup:
         raise DatasetError(f"{card.name}: duplicate row id(s) {dup[:3]}; the builder is broken")
-    _validate(rows, card, partial)
+    _validate(rows, card, partial, report.corrupt)
     rows.sort(key=lambda r: r["id"])  # file-system order must not change the stored order
 
     with_condition = any(r.get("condition") is not None for r in rows)
@@ -298,7 +301,7 @@ def ensure_replaceable(out: Path, name: str) -> Path:
     """
     out = Path(out).expanduser().resolve()
     if not out.exists() and not out.is_symlink():
-        return out
+        return output_dir(out)  # a parent that is a file, or read-only, fails before any work
     fix = f"choose a new or empty folder for --out, or remove {out} yourself"
     if out.is_symlink() or not out.is_dir():
         raise DatasetError(f"--out {out} is not a folder; prepare will not replace it: {fix}")

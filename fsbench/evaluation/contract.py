@@ -60,7 +60,7 @@ def check_plan(plan: dict[int, list[Episode]], data: "FsDataset", folds: list[Fo
                     f"episode group, so every class is capped at {max(most - 1, 0)} support images")
             if shots > most:  # more than any class holds: the run would not be S-shot at all
                 raise ProtocolError(f"{what} (a leave-one-out run, not S={shots}); use --shots {max(most - 1, 1)} or less")
-            console.print(f"warning: {what}; results record it as capped_classes", markup=False, highlight=False)
+            console.print(f"warning: {what}; results record it as capped_classes", markup=False, highlight=False, soft_wrap=True)
 
 
 def largest_class(data: "FsDataset", folds: list[Fold]) -> int:

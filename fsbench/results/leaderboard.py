@@ -13,21 +13,30 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+from filelock import FileLock, Timeout
 from rich.console import Console
 
+from fsbench.atomic import write_text
 from fsbench.errors import ResultsError
 from fsbench.evaluation.metrics import main_shots
+from fsbench.names import inside, output_file, safe_name
+from fsbench.results import integrity
+from fsbench.results.integrity import finite_numbers
 from fsbench.results.document import read_results, write_json_atomic
 
 BOARD_VERSION = 1
 BOARD_SCHEMA = Path(__file__).parent / "schema" / "leaderboard.schema.json"
 #: per-S keys copied from a results file into a board entry (the rest stays in the results file)
 ENTRY_METRIC_KEYS = ("top1", "top2", "n_queries", "n_episodes", "no_detection")
+#: how long a publish waits for another one to finish with the same board
+LOCK_TIMEOUT_S = 120.0
 
 
 @cache
@@ -136,10 +145,12 @@ def read_board(path: Path) -> dict[str, Any]:
         board = json.loads(path.read_text())
     except FileNotFoundError:
         raise ResultsError(f"leaderboard {path} does not exist; `fsbench publish RESULTS.json` creates it") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ResultsError(
-            f"leaderboard {path} is corrupt ({exc}); restore it from git (`git checkout -- {path}`)"
+            f"leaderboard {path} is corrupt ({type(exc).__name__}: {exc}); restore it from git (`git checkout -- {path}`)"
         ) from None
+    except OSError as exc:
+        raise ResultsError(f"leaderboard {path} cannot be read ({exc.strerror}); check the path") from None
     validator = jsonschema.Draft202012Validator(board_schema())
     error = next(iter(sorted(validator.iter_errors(board), key=lambda e: list(e.path))), None)
     if error is not None:
@@ -148,6 +159,7 @@ def read_board(path: Path) -> dict[str, Any]:
             f"leaderboard {path} is not a valid fsbench board at {where}: {error.message[:160]}; "
             f"restore it from git"
         )
+    finite_numbers(board, f"leaderboard {path}", "restore it from git")
     return board
 
 
@@ -173,27 +185,71 @@ def check_compatible(board: dict[str, Any], results: dict[str, Any], source: str
         )
 
 
-def publish(results_path: Path, boards_dir: Path) -> Path:
-    """Validate a results file and add (or replace) its entry on its board; return the board path."""
+def verified(results_path: Path, boards_dir: Path) -> dict[str, Any]:
+    """A results file through every check `publish` makes before it touches a board."""
     results_path = Path(results_path)
+    source = str(results_path)
     results = read_results(results_path)
+    finite_numbers(results, source)
     if results["protocol"].get("development"):
-        raise ResultsError(f"{results_path} is a development run (--dev, tuning data only); publish the run without --dev")
-    check_manifest(results, str(results_path))
+        raise ResultsError(f"{source} is a development run (--dev, tuning data only); publish the run without --dev")
+    check_manifest(results, source)
+    safe_name(results["dataset"]["name"], f"{source}: dataset.name")
+    safe_name(results["split"]["name"], f"{source}: split.name")
+    integrity.check_rows(results, source)
+    boards_dir = Path(boards_dir)
+    integrity.check_not_development(
+        results, source, integrity.known_content_hashes(results["dataset"]["name"], boards_dir)
+    )
+    return results
+
+
+def publish(results_path: Path, boards_dir: Path, replace: bool = False) -> Path:
+    """Validate a results file and add (or replace) its entry on its board; return the board path.
+
+    The numbers are recomputed from the file's per-episode rows and development runs are
+    refused (`fsbench.results.integrity`); the read-modify-write of the board holds a file lock,
+    so concurrent publishes never lose an entry. An entry is replaced by a smaller run (fewer
+    episodes, fewer S) only with `replace=True`.
+    """
+    results = verified(results_path, boards_dir)
+    source, boards_dir = str(results_path), Path(boards_dir)
     name = board_name(results)
-    path = Path(boards_dir) / f"{name}.json"
-    board = read_board(path) if path.exists() else new_board(results)
-    check_compatible(board, results, str(results_path))
+    path = inside(boards_dir, f"{name}.json", "board")
     entry = make_entry(results)
     ident = (entry["method"]["name"], entry["method"]["config_hash"])
-    board["entries"] = [
-        e for e in board["entries"] if (e["method"]["name"], e["method"]["config_hash"]) != ident
-    ] + [entry]
-    main = main_shots(board)
-    board["entries"].sort(key=lambda e: _sort_key(e, main))
-    board["updated"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    write_json_atomic(path, board)
+    boards_dir.mkdir(parents=True, exist_ok=True)
+    with board_lock(path):
+        board = read_board(path) if path.exists() else new_board(results)
+        check_compatible(board, results, source)
+        old = [e for e in board["entries"] if (e["method"]["name"], e["method"]["config_hash"]) == ident]
+        if old and not replace:
+            integrity.check_replacement(old[0], entry, source)
+        board["entries"] = [
+            e for e in board["entries"] if (e["method"]["name"], e["method"]["config_hash"]) != ident
+        ] + [entry]
+        main = main_shots(board)
+        board["entries"].sort(key=lambda e: _sort_key(e, main))
+        board["updated"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        write_json_atomic(path, board)
     return path
+
+
+@contextmanager
+def board_lock(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """An exclusive lock on one board (a hidden `.NAME.json.lock` beside it) for read-modify-write."""
+    lock = FileLock(path.with_name(f".{path.name}.lock"))
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise ResultsError(
+            f"leaderboard {path} stayed locked by another `fsbench publish` for {timeout:.0f} s; "
+            f"wait for it to finish and publish again"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _sort_key(entry: dict[str, Any], main: int | None) -> tuple:
@@ -266,6 +322,8 @@ def show(board: str | None, boards_dir: Path, fmt: str, out_path: Path | None, c
     from fsbench.results import render
 
     boards_dir = Path(boards_dir)
+    if out_path is not None:
+        output_file(out_path)  # before rendering: a bad --out fails fast
     if board is None:
         if not boards_dir.is_dir():
             raise ResultsError(f"no leaderboards folder {boards_dir}; publish results with `fsbench publish`")
@@ -277,13 +335,9 @@ def show(board: str | None, boards_dir: Path, fmt: str, out_path: Path | None, c
         rows = render.board_rows(data, sibling_gap_board(data, path))
         text = render.render(data, rows, fmt)
     if out_path is not None:
-        out_path = Path(out_path)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out_path.with_name(f".{out_path.name}.tmp")
-        content = text if isinstance(text, str) else render.to_text(text)
-        tmp.write_text(content)
-        tmp.replace(out_path)
-        console.print(f"wrote {out_path}")
+        out_path = output_file(out_path)
+        write_text(out_path, text if isinstance(text, str) else render.to_text(text))
+        console.print(f"wrote {out_path}", markup=False, highlight=False)
     elif isinstance(text, str):
         console.file.write(text)  # raw: Markdown/JSON/HTML must reach pipes unwrapped
         console.file.flush()

@@ -16,10 +16,15 @@ from string import Template
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from fsbench.evaluation.metrics import main_shots, shots_of, signer_gap
 
 TEMPLATE = Path(__file__).parent / "templates" / "board.html"
+#: characters Markdown (and GitHub's renderer) would read as syntax inside a table cell
+MD_SPECIAL = re.compile(r"[\\`*_\[\]|~]")
+#: the `_cells` columns that hold text from a results file (method, config, pretrained on, commit, date)
+TEXT_COLUMNS = (1, 2, 3, -2, -1)
 
 
 def _overlap(a: list[float], b: list[float]) -> bool:
@@ -130,7 +135,7 @@ def rich_table(board: dict[str, Any], rows: list[dict[str, Any]]) -> Table:
 
     gap = any(r["gap"] for r in rows)
     shots, main = board_shots(board), main_shots(board)
-    table = Table(title=_title(board), box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table = Table(title=Text(_title(board)), box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("#", justify="right", min_width=1, no_wrap=True)
     table.add_column("method", no_wrap=True)
     table.add_column("config", no_wrap=True)
@@ -147,7 +152,7 @@ def rich_table(board: dict[str, Any], rows: list[dict[str, Any]]) -> Table:
         cells += [two(r["top2"]), ",".join(f"#{k}" for k in r["overlaps"])]
         if gap:
             cells.append(_gap_text(r))
-        table.add_row(*cells)
+        table.add_row(*map(Text, cells))  # Text: a method named "[link=…]" is shown, not interpreted
     table.caption = "top-1 % with 95 % CI below; ★ ranking S; ≈ ranks whose CIs overlap; † dirty git tree" + (
         "; gap = same-signer − cross-signer top-1 at ★" if gap else ""
     )
@@ -157,9 +162,17 @@ def rich_table(board: dict[str, Any], rows: list[dict[str, Any]]) -> Table:
 def markdown(board: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     gap = any(r["gap"] for r in rows)
     head, body = _cells(board, rows, gap)
-    lines = [f"### {_title(board)}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in body]
+    lines = [f"### {md_escape(_title(board))}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for cells in body:
+        text = {i % len(cells) for i in TEXT_COLUMNS}
+        cells = [md_escape(c) if i in text else c.replace("|", "\\|") for i, c in enumerate(cells)]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def md_escape(text: str) -> str:
+    """Text as Markdown that renders literally: HTML escaped, Markdown punctuation backslashed."""
+    return MD_SPECIAL.sub(r"\\\g<0>", html.escape(str(text), quote=False)).replace("\n", " ")
 
 
 def as_json(board: dict[str, Any], rows: list[dict[str, Any]]) -> str:
@@ -228,7 +241,7 @@ def listing(items: list[dict[str, Any]], fmt: str) -> Table | str:
             ])
     if fmt in ("markdown", "html"):
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
+        lines += ["| " + " | ".join(map(md_escape, row)) + " |" for row in body]
         text = "\n".join(lines) + "\n"
         if fmt == "html":
             return "<pre>" + html.escape(text) + "</pre>\n"
@@ -237,7 +250,7 @@ def listing(items: list[dict[str, Any]], fmt: str) -> Table | str:
     for h in head[:-1]:  # "updated" stays in the Markdown/JSON forms
         table.add_column(h, no_wrap=h != "top-1" or not any("error" in it for it in items))
     for row in body:
-        table.add_row(*row[:-1])
+        table.add_row(*map(Text, row[:-1]))
     if not body:
         table.caption = "no boards yet: `fsbench publish RESULTS.json`"
     return table

@@ -92,3 +92,13 @@ def test_debug_keeps_the_traceback(tiny_dir, tmp_path):
     with pytest.raises(Exception, match="kaboom in fit"):
         fsbench("--debug", "run", "-m", "faulty", "-d", tiny_dir, "-s", "leave-signer-out", "--shots", "1",
                 "--episodes", "1", "--set", "fault=fit-runtime", "--out", tmp_path / "r.json")
+
+
+def test_demo_skips_broken_plugins_with_a_warning():
+    """`fsbench demo` lists methods through load_all: broken distributions warn, the rest run."""
+    from fsbench.cli.demo import demo_methods
+    from fsbench.registry import PluginWarning
+
+    with pytest.warns(PluginWarning, match="hostile-exit"):
+        found = demo_methods()
+    assert "pixels" in found and "boom-exit" not in found
