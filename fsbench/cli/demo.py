@@ -2,21 +2,33 @@
 
 Prepares the MIT-licensed Omniglot zips shipped inside the package (no download), then runs a
 20-way unseen-class benchmark at S=1 and S=5 for `pixels` and every installed method that
-declares a `demo_config`, and prints one comparison table.
+declares a `demo_config`, prints one comparison table, writes a self-contained HTML board and
+says what to try next.
+
+The methods run in `jobs` worker processes of one torch thread each, longest first: on two cores
+two single-threaded trainings finish sooner than the same two one after the other with two
+threads each (small convolutions scale poorly across threads; docs/performance.md), so the demo
+waits about as long as its slowest method, not the sum.
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from fsbench import registry
-from fsbench.evaluation.runner import RunRequest, run
 from fsbench.results.document import write_results
 from fsbench.results.tables import comparison_table, results_table
 
 console = Console()
+BOARD_HTML = "board.html"
+#: slowest first, so the longest training starts at once (the rest fill the other worker)
+ORDER = ("hand2vec", "finetune", "matchingnet", "protonet")
 
 
 def demo_methods() -> list[str]:
@@ -27,22 +39,69 @@ def demo_methods() -> list[str]:
     return found
 
 
-def run_demo(methods: list[str] | None = None, episodes: int = 20, out_dir: Path = Path("runs/demo")) -> list[dict]:
-    from fsbench.data.hub import resolve_dataset
+def _request(name: str, episodes: int) -> Any:
+    from fsbench.evaluation.runner import RunRequest
 
-    data = resolve_dataset("omniglot")
-    all_results = []
-    for name in methods or demo_methods():
-        cls = registry.get("methods", name)
-        request = RunRequest(
-            method=name, dataset="omniglot", split="unseen-class", shots=[1, 5], episodes=episodes,
-            seed=0, ways=20, config=dict(getattr(cls, "demo_config", {})),
-        )
-        console.print(f"[bold]running {name}[/bold] (20-way unseen-class, S=1,5, {episodes} episodes)")
-        results = run(request, data)
-        write_results(out_dir / f"{name}.json", results)
-        console.print(results_table(results))
-        all_results.append(results)
+    cls = registry.get("methods", name)
+    return RunRequest(method=name, dataset="omniglot", split="unseen-class", shots=[1, 5], episodes=episodes,
+                      seed=0, ways=20, config=dict(getattr(cls, "demo_config", {})))
+
+
+def _run_one(name: str, episodes: int, threads: int) -> dict[str, Any]:
+    """One method in a worker process: its own torch threads, quiet bars (the parent shows progress)."""
+    import torch
+
+    from fsbench.evaluation.runner import run
+
+    os.environ["FSBENCH_QUIET"] = "1"
+    torch.set_num_threads(threads)
+    return run(_request(name, episodes))
+
+
+def _slowest_first(methods: list[str]) -> list[str]:
+    return sorted(methods, key=lambda m: ORDER.index(m) if m in ORDER else len(ORDER))
+
+
+def run_demo(methods: list[str] | None = None, episodes: int = 20, out_dir: Path = Path("runs/demo"),
+             jobs: int | None = None) -> list[dict]:
+    from fsbench.data.hub import resolve_dataset
+    from fsbench.progress import progress_bar
+
+    resolve_dataset("omniglot")  # prepared once here, before the workers read it
+    names = _slowest_first(methods or demo_methods())
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(names)))
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    console.print(f"[bold]fsbench demo[/bold]: {', '.join(names)} on Omniglot's unseen alphabets "
+                  f"(20-way, S=1 and 5, {episodes} episodes each), {jobs} at a time")
+    done: dict[str, dict] = {}
+    with progress_bar() as bar, ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        task = bar.add_task("demo methods", total=len(names))
+        futures = {pool.submit(_run_one, n, episodes, threads): n for n in names}
+        for future in as_completed(futures):
+            name = futures[future]
+            done[name] = results = future.result()
+            write_results(out_dir / f"{name}.json", results)
+            bar.console.print(results_table(results))
+            bar.advance(task)
+    all_results = [done[n] for n in names]
     console.print(comparison_table(all_results, "fsbench demo · Omniglot unseen alphabets · 20-way"))
-    console.print(f"results in {out_dir}/ — publish with `fsbench publish {out_dir}/<method>.json`")
+    page = write_board(all_results, out_dir / BOARD_HTML)
+    best = max(all_results, key=lambda r: r["metrics"]["S=5"]["top1"]["mean"])["method"]["name"]
+    console.print(f"\nopen {page.resolve()}  (the demo's board: sortable, with accuracy-vs-S)", soft_wrap=True)
+    console.print("next: figures for the best demo method, the same protocol at full budgets, your own images:")
+    for command in (f"fsbench report {out_dir}/{best}.json --out {out_dir}/report",
+                    "fsbench leaderboard omniglot__unseen-class-20way",
+                    'fsbench prepare folder --raw DIR --name mine --pattern "{label}/{signer}_{*}.jpg"'):
+        console.print(f"  {command}", soft_wrap=True, markup=False, highlight=False)
     return all_results
+
+
+def write_board(all_results: list[dict], path: Path) -> Path:
+    """The demo's results as one ranked board, rendered by the leaderboard's HTML renderer (nothing published)."""
+    from fsbench.atomic import write_text
+    from fsbench.results.leaderboard import board_of
+    from fsbench.results.render import board_rows, html_page
+
+    board = board_of(all_results)
+    write_text(path, html_page(board, board_rows(board)))
+    return path

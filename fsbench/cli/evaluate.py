@@ -47,11 +47,12 @@ def run(method, dataset, split, shots, episodes, seed, ways, cross_condition, de
 @click.command()
 @click.option("--methods", default=None, help="Comma-separated methods (default: pixels + every method with a demo config).")
 @click.option("--episodes", default=20, show_default=True)
-def demo(methods: str | None, episodes: int) -> None:
-    """The whole pipeline on the embedded Omniglot sets: 20-way unseen-class, S=1 and 5."""
+@click.option("--jobs", type=click.IntRange(min=1), help="Methods run at once, one process each (default: CPU cores).")
+def demo(methods: str | None, episodes: int, jobs: int | None) -> None:
+    """The whole pipeline on the embedded Omniglot sets: 20-way unseen-class, S=1 and 5, ending in an HTML board."""
     from fsbench.cli.demo import run_demo
 
-    run_demo(methods.split(",") if methods else None, episodes)
+    run_demo(methods.split(",") if methods else None, episodes, jobs=jobs)
 
 
 @click.command()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -136,6 +136,19 @@ def new_board(results: dict[str, Any]) -> dict[str, Any]:
         "updated": "",
         "entries": [],
     }
+
+
+def board_of(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A board held in memory from comparable results (the demo's), ranked as `publish` ranks;
+    nothing is verified, published or written."""
+    board = new_board(results[0])
+    for r in results:
+        check_compatible(board, r, r["method"]["name"])
+    board["entries"] = [make_entry(r) for r in results]
+    main = main_shots(board)
+    board["entries"].sort(key=lambda e: _sort_key(e, main))
+    board["updated"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return board
 
 
 def read_board(path: Path) -> dict[str, Any]:
