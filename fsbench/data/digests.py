@@ -3,7 +3,7 @@
 A decoded-pixel cache (hundreds of MB) gets a sidecar written atomically after it: its content
 hash, shape, SHA-256 and the file's stat. The cache is hashed again only when its stat changed
 (a rewrite, truncation or zeroing changes size, mtime or ctime), and rebuilt when anything
-disagrees. Measured: SHA-256 runs at ~500 MB/s here, so a re-hash of a 378 MB cache is ~0.8 s.
+disagrees. Measured here: the unchanged-stat check takes 0.08 ms; hashing a 378 MB cache 0.7–1.4 s.
 """
 
 from __future__ import annotations

@@ -303,6 +303,8 @@ def ensure_replaceable(out: Path, name: str) -> Path:
     if not out.exists() and not out.is_symlink():
         return output_dir(out)  # a parent that is a file, or read-only, fails before any work
     fix = f"choose a new or empty folder for --out, or remove {out} yourself"
+    if Path.cwd().resolve().is_relative_to(out):
+        raise DatasetError(f"--out {out} is the folder you are in (or holds it); prepare will not replace it: {fix}")
     if out.is_symlink() or not out.is_dir():
         raise DatasetError(f"--out {out} is not a folder; prepare will not replace it: {fix}")
     foreign = sorted(p.name for p in out.iterdir() if p.name not in PREPARED_ENTRIES)

@@ -37,7 +37,8 @@ OUT_CASES = {
     "export-out-folder": (lambda t, f: ["export", "--out", t], "is a folder"),
     "prepare-out-under-file": (lambda t, f: ["prepare", "--out", f / "ds"], "is a file"),
     "prepare-out-file": (lambda t, f: ["prepare", "--out", f], "not a folder"),
-    "prepare-out-cwd": (lambda t, f: ["prepare", "--out", "."], "holds files that are not a prepared dataset"),
+    "prepare-out-cwd": (lambda t, f: ["prepare", "--out", "."], "the folder you are in"),
+    "prepare-out-parent-of-cwd": (lambda t, f: ["prepare", "--out", ".."], "the folder you are in"),
     "publish-boards-under-file": (lambda t, f: ["publish", "--boards", f / "b"], "is a file"),
 }
 
@@ -140,3 +141,12 @@ def test_read_only_targets(what, tiny_dir, tiny_results_path, tmp_path, monkeypa
         else:
             monkeypatch.setenv("FSBENCH_HOME", str(ro / "home"))
             refused(pixels_run(tiny_dir, tmp_path / "r.json"), "read-only file system")
+
+
+def test_prepare_out_into_the_empty_folder_you_are_in(tmp_path):
+    """Even an empty current folder is not swapped away under the user's shell."""
+    make_asl(tmp_path / "raw")
+    here = tmp_path / "here"
+    here.mkdir()
+    refused(fsbench("prepare", "asl", "--raw", tmp_path / "raw", "--out", ".", cwd=here), "the folder you are in")
+    assert here.is_dir() and not list(here.iterdir())
