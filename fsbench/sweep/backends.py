@@ -9,6 +9,7 @@ business: the task is retried up to `max_retries` times before it counts as fail
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
@@ -93,16 +94,28 @@ class RayBackend:
             import ray
         except ImportError:
             raise SweepError("--backend ray needs Ray: pip install 'fsbench[ray]' (or pip install ray)") from None
-        import logging
-
+        if self.address not in (None, "auto"):
+            self._check_reachable(self.address)
         try:
             ray.init(address=self.address, include_dashboard=False if self.address is None else None,
                      logging_level=logging.WARNING, runtime_env={"env_vars": {"FSBENCH_QUIET": "1"}})
-        except (ConnectionError, RuntimeError, ValueError) as exc:
+        except (ConnectionError, RuntimeError, ValueError, SystemExit) as exc:  # Ray exits when it gives up
             raise SweepError(f"cannot join Ray at {self.address!r} ({one_line(exc)}); start one with `ray start "
                              "--head`, or drop --address to start a local one; a cluster with token authentication "
                              "needs RAY_AUTH_MODE=token and its token here (docs/sweeps.md)") from None
         return ray, True
+
+    @staticmethod
+    def _check_reachable(address: str) -> None:
+        """Fail in one line now, not after Ray's minutes of retries, when nothing listens there."""
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise SweepError(f"--address {address!r} must be auto or HOST:PORT, e.g. 127.0.0.1:6379")
+        try:
+            socket.create_connection((host, int(port)), timeout=5).close()
+        except OSError as exc:
+            raise SweepError(f"no Ray head answers at {address} ({exc.strerror or exc}); start one there with "
+                             f"`ray start --head --port={port}`, or drop --address to start a local one") from None
 
     def run(self, cells: list[Cell], started: Started) -> Iterator[tuple[Cell, Outcome]]:
         if not cells:
