@@ -10,15 +10,18 @@ from fsbench.cli.console import out
 
 
 @click.command()
-@click.argument("results_path", type=click.Path(path_type=Path))
+@click.argument("results_paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--boards", type=click.Path(path_type=Path), default=Path("leaderboards"), show_default=True)
 @click.option("--replace", is_flag=True, help="Replace an entry even by a run with fewer episodes or S values.")
-def publish(results_path: Path, boards: Path, replace: bool) -> None:
-    """Validate a results file (numbers recomputed from its episodes) and add it to its leaderboard."""
+def publish(results_paths: tuple[Path, ...], boards: Path, replace: bool) -> None:
+    """Validate a results file (numbers recomputed from its episodes) and add it to its leaderboard.
+    Several seeds of one run, or a sweep's --out folder, give one entry per run, pooled over seeds."""
+    from fsbench.results.aggregate import entries_of
     from fsbench.results.leaderboard import publish as publish_results
 
-    board = publish_results(results_path, boards, replace=replace)
-    out.print(f"published to {board}")
+    for first, *seeds in entries_of(results_paths):
+        board = publish_results(first, boards, replace=replace, seeds=seeds)
+        out.print(f"published to {board}" + (f" ({len(seeds) + 1} seeds)" if seeds else ""))
 
 
 @click.command()

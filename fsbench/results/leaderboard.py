@@ -28,6 +28,7 @@ from fsbench.errors import ResultsError
 from fsbench.evaluation.metrics import main_shots
 from fsbench.names import inside, output_file, safe_name
 from fsbench.results import integrity
+from fsbench.results.aggregate import over_seeds
 from fsbench.results.integrity import finite_numbers
 from fsbench.results.document import read_results, write_json_atomic
 
@@ -217,19 +218,23 @@ def verified(results_path: Path, boards_dir: Path) -> dict[str, Any]:
     return results
 
 
-def publish(results_path: Path, boards_dir: Path, replace: bool = False) -> Path:
+def publish(results_path: Path, boards_dir: Path, replace: bool = False, seeds: Sequence[Path] = ()) -> Path:
     """Validate a results file and add (or replace) its entry on its board; return the board path.
 
     The numbers are recomputed from the file's per-episode rows and development runs are
     refused (`fsbench.results.integrity`); the read-modify-write of the board holds a file lock,
     so concurrent publishes never lose an entry. An entry is replaced by a smaller run (fewer
-    episodes, fewer S) only with `replace=True`.
+    episodes, fewer S) only with `replace=True`. `seeds`: the same run under other seeds (a
+    sweep's cells), each checked the same way; the entry is then pooled over all of them, with
+    the spread over seeds beside the CI (`fsbench.results.aggregate`).
     """
     results = verified(results_path, boards_dir)
     source, boards_dir = str(results_path), Path(boards_dir)
     name = board_name(results)
     path = inside(boards_dir, f"{name}.json", "board")
     entry = make_entry(results)
+    if seeds:
+        entry = over_seeds(entry, [results, *(verified(p, boards_dir) for p in seeds)], [source, *map(str, seeds)])
     ident = (entry["method"]["name"], entry["method"]["config_hash"])
     boards_dir.mkdir(parents=True, exist_ok=True)
     with board_lock(path):

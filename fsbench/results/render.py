@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fsbench.evaluation.metrics import main_shots, shots_of, signer_gap
+from fsbench.results.aggregate import legend, spread_text
 
 TEMPLATE = Path(__file__).parent / "templates" / "board.html"
 #: characters Markdown (and GitHub's renderer) would read as syntax inside a table cell
@@ -79,7 +80,7 @@ def pct(mean_ci: dict[str, Any] | None) -> str:
     if mean_ci is None:
         return "–"
     lo, hi = mean_ci["ci95"]
-    return f"{100 * mean_ci['mean']:.1f} [{100 * lo:.1f}–{100 * hi:.1f}]"
+    return f"{100 * mean_ci['mean']:.1f}{spread_text(mean_ci)} [{100 * lo:.1f}–{100 * hi:.1f}]"
 
 
 def _gap_text(row: dict[str, Any]) -> str:
@@ -122,7 +123,7 @@ def _title(board: dict[str, Any]) -> str:
     d, s = board["dataset"], board["split"]
     return (
         f"{board['name']} · dataset {d['content_hash'][:8]} · split {s['manifest_sha256'][:8]} (seed {s['seed']}) "
-        f"· ranked by top-1 at S={main_shots(board)} (%, 95 % CI; ≈ = CIs overlap)"
+        f"· ranked by top-1 at S={main_shots(board)} (%, 95 % CI; ≈ = CIs overlap){legend(board)}"
     )
 
 
