@@ -167,9 +167,14 @@ def encode_files(
         results = map(_encode_task, jobs)
         yield from ((p, *r) for p, r in zip(paths, results))
         return
-    with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+    pool = ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),))
+    try:
         results = pool.map(_encode_task, jobs, chunksize=32)
         yield from ((p, *r) for p, r in zip(paths, results))
+    except BaseException:  # Ctrl-C, SIGTERM, a strict-mode error: drop the queued work, do not finish it
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def die_with_parent(parent: int) -> None:

@@ -13,34 +13,35 @@ from pathlib import Path
 
 import pytest
 
+import harness
 from harness import fsbench, install_plugin
 
 HERE = Path(__file__).resolve().parent
 PASSED: set[str] = set()
-FUZZED: list[int] = [0]
+FAILED: set[str] = set()
 
 
 def pytest_runtest_logreport(report):
-    if report.when == "call" and report.passed and Path(report.fspath).resolve().parent == HERE:
+    if Path(report.fspath).resolve().parent != HERE:
+        return
+    if report.when == "call" and report.passed:
         PASSED.add(report.nodeid)
+    elif report.failed:
+        FAILED.add(report.nodeid)
 
 
 def pytest_terminal_summary(terminalreporter):
-    if PASSED:
+    if PASSED or FAILED:
         terminalreporter.write_line(
-            f"hostile cases: {len(PASSED) + FUZZED[0]} ({len(PASSED)} passed cases + {FUZZED[0]} fuzzed inputs), "
-            "0 tracebacks"
+            f"hostile cases: {len(PASSED) + harness.FUZZED[0]} passed ({len(PASSED)} cases + "
+            f"{harness.FUZZED[0]} fuzzed inputs), {len(FAILED)} failed"
         )
 
 
-def fuzzed() -> None:
-    """Count one hypothesis example (called inside the fuzzed test body)."""
-    FUZZED[0] += 1
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def plugin_root(tmp_path_factory):
-    """A sys.path folder holding the suite's fake plugin distributions (see test_plugins.py)."""
+    """A sys.path folder holding the suite's fake plugin distributions (see test_hostile_plugins.py),
+    installed for one module only: later tests must not see the broken plugins."""
     from fsbench import registry
 
     from plugin_sources import PLUGINS

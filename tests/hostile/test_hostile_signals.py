@@ -51,7 +51,9 @@ def test_killed_prepare_leaves_no_orphan_workers(sig, tmp_path):
         proc.kill()
         pytest.skip("prepare finished before its pool started (single core?)")
     os.kill(proc.pid, sig)
+    t0 = time.monotonic()
     _, err = proc.communicate(timeout=60)
+    assert time.monotonic() - t0 < 30, "the signal waited for the queued decodes to finish"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(alive(w) for w in workers):
         time.sleep(0.2)

@@ -15,9 +15,8 @@ from hypothesis import strategies as st
 from fsbench.errors import FsbenchError
 from fsbench.protocol.devset import dev_content_hash
 from fsbench.results import leaderboard as lb
-from harness import fsbench, load, refused, tree
+from harness import fsbench, fuzzed, load, refused, tree
 
-from conftest import fuzzed
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +224,7 @@ def _paths(doc, prefix=()):
 json_leaf = st.none() | st.booleans() | st.integers(-10, 10_000) | st.floats(allow_subnormal=False) | st.text(max_size=8)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_fuzzed_results_never_publish_a_changed_number(data, tiny_results_path):
     """Replace any one value of a real results file by any JSON value: publish either refuses it in

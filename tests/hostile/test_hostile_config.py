@@ -10,9 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fsbench.configs import ConfigError, check_config
-from harness import fsbench, refused
+from harness import fsbench, fuzzed, refused
 
-from conftest import fuzzed
 
 SET_CASES = [
     ("size=abc", "expects an integer, not 'abc'"), ("size=-3", "must lie in 2…256, not -3"),
@@ -117,7 +116,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(key=st.sampled_from(sorted(DEFAULTS) + ["unknown", ""]), value=json_values)
 def test_fuzzed_config_values_are_accepted_by_type_or_refused_in_one_line(key, value):
     """Any JSON value for any key: accepted only when it has the default's kind, else one line."""
@@ -143,7 +142,7 @@ def test_fuzzed_config_values_are_accepted_by_type_or_refused_in_one_line(key, v
         assert isinstance(got, list)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(raw=st.text(max_size=30))
 def test_fuzzed_set_strings_through_the_cli(raw, tiny_dir, tmp_path):
     """Arbitrary `--set size=<text>`: a run or one error line, never a traceback."""
