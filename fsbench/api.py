@@ -189,6 +189,12 @@ class Method(ABC):
     #: a small override of default_config that `fsbench demo` uses (a few minutes on 2 cores);
     #: empty means the method is too slow for the demo and is skipped there
     demo_config: ClassVar[dict[str, Any]] = {}
+    #: a small override that makes `fit` take seconds on the tiny synthetic dataset: what the
+    #: parametrised contract test (tests/test_registered.py) runs for every installed method
+    test_config: ClassVar[dict[str, Any]] = {}
+    #: "tiny" (synthetic bars) or "real-hands" for methods whose detector needs real hands; the
+    #: contract test skips the latter with that reason (their plugin tests use real images)
+    test_data: ClassVar[str] = "tiny"
     #: "test-signer": prototypes come from the S support examples only.
     #: "test-signer+train": support is joined with training-signer embeddings of the same classes.
     support_source: ClassVar[str] = "test-signer"

@@ -19,6 +19,8 @@ from fsbench.data.dataset import DatasetView
 
 
 class Pixels(Method):
+    """Raw pixels, resized, centred and unit-normed, classified by cosine prototypes: the floor."""
+
     name: ClassVar[str] = "pixels"
     version: ClassVar[str] = "1"
     default_config: ClassVar[dict[str, Any]] = {

@@ -40,6 +40,8 @@ class _Encoder(nn.Module):
 
 
 class Hand2VecFT(Hand2Vec):
+    """hand2vec with the fold-trained backbone fine-tuned end to end by the siamese loss."""
+
     name: ClassVar[str] = "hand2vec-ft"
     version: ClassVar[str] = "1"
     demo_config: ClassVar[dict[str, Any]] = {}  # end-to-end fine-tuning is too slow for the demo
@@ -51,6 +53,8 @@ class Hand2VecFT(Hand2Vec):
     }
 
     auto_backbone: ClassVar[str] = "posenet"  # fine-tuning needs a net trained here
+    test_config: ClassVar[dict[str, Any]] = {**Hand2Vec.test_config, "ft_epochs": 1, "ft_warmup_epochs": 0,
+                                             "ft_batch_size": 16}
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)

@@ -80,6 +80,9 @@ def balanced_subset(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
 
 
 class Hand2Vec(HeadMethod):
+    """The thesis method: a frozen hand-pose network's features → a siamese dual-path embedding
+    (Fig 3.9) trained on the training signers, classified by the σ(β + α²·cos) rules."""
+
     name: ClassVar[str] = "hand2vec"
     version: ClassVar[str] = "1"
     default_config: ClassVar[dict[str, Any]] = {
@@ -115,6 +118,11 @@ class Hand2Vec(HeadMethod):
     # below pixels; 5 epochs on 2 000, 29 / 35 %
     demo_config: ClassVar[dict[str, Any]] = {"backbone_epochs": 8}
     auto_backbone: ClassVar[str] = AUTO_BACKBONE
+    test_config: ClassVar[dict[str, Any]] = {
+        "backbone": "posenet", "keypoint_source": "none", "backbone_epochs": 1, "backbone_warmup_epochs": 0,
+        "backbone_batch_size": 16, "head_epochs": 2, "head_warmup_epochs": 0, "head_batch_size": 16,
+        "head_widths": [136], "features": 4,
+    }
     config_types: ClassVar[dict[str, tuple[type, ...]]] = {
         "backbone": (str,), "head_widths": (list, type(None)), "head_squeeze": (str, int),
     }

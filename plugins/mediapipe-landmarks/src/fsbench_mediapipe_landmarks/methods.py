@@ -41,6 +41,8 @@ LANDMARK_DEFAULTS: dict[str, Any] = {
 class _LandmarkMethod(Method):
     """Shared plumbing: one backbone per config, landmarks memoised per view."""
 
+    test_data: ClassVar[str] = "real-hands"  # MediaPipe's palm detector finds no hand in synthetic bars
+
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
         c = self.config

@@ -24,6 +24,9 @@ from fsbench.runtime import torch_threads
 
 
 class FrozenPrototypes(Method):
+    """Frozen pretrained features, L2-normalised, classified by a registered rule (cosine
+    prototypes): the baseline a practitioner tries first, nothing trained."""
+
     name: ClassVar[str] = "frozen-prototypes"
     version: ClassVar[str] = "1"
     default_config: ClassVar[dict[str, Any]] = {
