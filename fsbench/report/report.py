@@ -11,16 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from fsbench.atomic import write_bytes, write_text
 from fsbench.report.figures import accuracy_vs_shots_png, confusion_png, per_signer_png
 from fsbench.evaluation.metrics import shots_of
 from fsbench.results.document import read_results
 
 
 def _write(path: Path, data: bytes | str) -> Path:
-    """Write via a temp file and rename, so a figure is either complete or absent."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data) if isinstance(data, bytes) else tmp.write_text(data)
-    tmp.replace(path)
+    """Through the one atomic writer, so a figure is either complete or absent (no temp file kept)."""
+    write_bytes(path, data) if isinstance(data, bytes) else write_text(path, data)
     return path
 
 
