@@ -89,8 +89,9 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def ray_address(tmp_path_factory):
-    """A real Ray head on 127.0.0.1 with 2 CPUs; everything it started dies with its process group."""
+def ray_head(tmp_path_factory):
+    """(address, FSBENCH_HOME) of a real Ray head on 127.0.0.1 with 2 CPUs; its FSBENCH_HOME marks
+    its workers, and everything it started dies with its process group."""
     port = free_port()
     home = tmp_path_factory.mktemp("ray-fsbench-home")
     temp = tempfile.mkdtemp(prefix="fsr-", dir="/tmp")  # short: Ray's socket paths live under it
@@ -111,7 +112,7 @@ def ray_address(tmp_path_factory):
             time.sleep(0.2)
         else:
             pytest.fail("the Ray head did not come up within 90 s")
-        yield f"127.0.0.1:{port}"
+        yield f"127.0.0.1:{port}", str(home)
     finally:
         head.send_signal(signal.SIGTERM)
         try:
@@ -128,11 +129,11 @@ def ray_address(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def ray_joined(ray_address):
+def ray_joined(ray_head):
     """One driver connection (made the way `--address` makes it) for every Ray test: one set of warm workers."""
-    ray, owned = RayBackend(ray_address).connect()
+    ray, owned = RayBackend(ray_head[0]).connect()
     assert owned
-    yield ray_address
+    yield ray_head
     ray.shutdown()
 
 
@@ -150,7 +151,7 @@ def test_ray_cluster_gives_identical_numbers_cell_by_cell(local_reference, ray_j
     cells, _ = local_reference
     ray_cells = cells_of(sweep_file(tmp_path, Path(cells[0].spec.dataset), failing=True), tmp_path / "out")
     assert [c.key for c in ray_cells] == [c.key for c in cells]  # same identity, whatever the backend
-    summary = run_sweep(ray_cells, RayBackend(ray_joined), tmp_path / "out")
+    summary = run_sweep(ray_cells, RayBackend(ray_joined[0]), tmp_path / "out")
     assert [summary.status[c.key] for c in ray_cells] == ["done"] * 4 + ["failed"]
     assert summary.errors[ray_cells[-1].key] == local_reference[1].errors[cells[-1].key]
     for mine, theirs in zip(ray_cells[:4], cells[:4]):
@@ -159,15 +160,16 @@ def test_ray_cluster_gives_identical_numbers_cell_by_cell(local_reference, ray_j
     assert {summary.runs[c.key]["pid"] for c in ray_cells[:4]}.isdisjoint({os.getpid()})  # ran in Ray workers
 
 
-def running_cells() -> dict[int, str]:
-    """pid → cell name of every Ray worker executing a sweep cell right now (ours: see ray_address)."""
+def running_cells(home: str) -> dict[int, str]:
+    """pid → cell name of every worker of *our* Ray head (its FSBENCH_HOME) executing a cell now."""
     found = {}
     for proc in Path("/proc").iterdir():
         try:
             cmd = (proc / "cmdline").read_bytes().split(b"\0")[0].decode()
+            ours = f"FSBENCH_HOME={home}".encode() in (proc / "environ").read_bytes().split(b"\0")
         except (OSError, ValueError):
             continue
-        if cmd.startswith("ray::fsbench-cell:"):
+        if ours and cmd.startswith("ray::fsbench-cell:"):
             found[int(proc.name)] = cmd.removeprefix("ray::fsbench-cell:")
     return found
 
@@ -176,12 +178,13 @@ def test_a_killed_ray_worker_is_retried_and_the_numbers_do_not_change(local_refe
     cells, _ = local_reference
     ray_cells = cells_of(sweep_file(tmp_path, Path(cells[0].spec.dataset), failing=False), tmp_path / "out")
     done: dict = {}
-    sweep = threading.Thread(target=lambda: done.update(s=run_sweep(ray_cells, RayBackend(ray_joined), tmp_path / "out")))
+    address, home = ray_joined
+    sweep = threading.Thread(target=lambda: done.update(s=run_sweep(ray_cells, RayBackend(address), tmp_path / "out")))
     sweep.start()
     killed: dict[int, str] = {}
     deadline = time.monotonic() + 60
     while not killed and sweep.is_alive() and time.monotonic() < deadline:
-        for pid, name in running_cells().items():
+        for pid, name in running_cells(home).items():
             os.kill(pid, signal.SIGKILL)
             killed[pid] = name
             break
