@@ -41,6 +41,7 @@ def sweep(sweep_file: Path | None, cpus: int | None, backend: str, address: str 
           out_dir: Path | None, dry_run: bool, **grid: Any) -> None:
     """Run every cell of SWEEP_FILE (TOML, docs/sweeps.md) or of the grid the flags give; a re-run
     computes only the cells whose results file is missing."""
+    from fsbench.names import output_dir
     from fsbench.sweep.backends import make_backend
     from fsbench.sweep.cells import identify, is_done
     from fsbench.sweep.runner import run_sweep
@@ -59,6 +60,7 @@ def sweep(sweep_file: Path | None, cpus: int | None, backend: str, address: str 
         if cpus < 1:
             raise SweepError(f"--cpus {cpus} must be ≥ 1")
         specs = [replace(s, cpus=cpus) for s in specs]
+    out_dir = output_dir(out_dir)  # before any work: a file or a read-only folder fails now
     chosen = make_backend(backend, address, max_retries)
     cells = identify(specs, out_dir)
     if dry_run:

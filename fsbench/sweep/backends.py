@@ -158,5 +158,7 @@ def make_backend(name: str, address: str | None, max_retries: int) -> LocalBacke
             raise SweepError("--address joins a Ray cluster; use it with --backend ray")
         return LocalBackend()
     if name == "ray":
+        if max_retries < 0:
+            raise SweepError(f"--max-retries {max_retries} must be ≥ 0 (retries of a cell whose worker died)")
         return RayBackend(address, max_retries)
     raise SweepError(f"unknown backend {name!r}; use local or ray")

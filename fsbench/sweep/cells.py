@@ -18,6 +18,7 @@ from fsbench import __version__, registry
 from fsbench.api import canonical_hash
 from fsbench.errors import FsbenchError
 from fsbench.evaluation.runner import make_method
+from fsbench.names import inside, safe_name
 from fsbench.results.document import read_results
 from fsbench.sweep.spec import CellSpec, SweepError
 
@@ -73,7 +74,8 @@ def identify(specs: list[CellSpec], out_dir: Path) -> list[Cell]:
         tag = (f"-{spec.ways}way" if spec.ways else "") + ("-xc" if spec.cross_condition else "") + (
             "-dev" if spec.dev else "")
         stem = f"{spec.method}__{name}__{spec.split}{tag}__seed{spec.seed}__{key[:12]}"
-        cells.append(Cell(spec, key, stem, Path(out_dir) / f"{stem}.json", content, method.config_hash))
+        path = inside(Path(out_dir), f"{safe_name(stem, 'results file name')}.json", "results file")
+        cells.append(Cell(spec, key, stem, path, content, method.config_hash))
     return cells
 
 
