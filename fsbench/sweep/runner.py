@@ -56,7 +56,7 @@ class Summary:
                 "results": c.path.name, "method": c.spec.method, "dataset": c.spec.dataset, "split": c.spec.split,
                 "seed": c.spec.seed, "shots": list(c.spec.shots), "episodes": c.spec.episodes, "ways": c.spec.ways,
                 "cross_condition": c.spec.cross_condition, "dev": c.spec.dev, "config": c.spec.config,
-                "cpus": c.spec.cpus, **self.runs.get(c.key, {}),
+                "config_hash": c.config_hash, "cpus": c.spec.cpus, **self.runs.get(c.key, {}),
             } for c in self.cells],
         }
 
