@@ -35,11 +35,12 @@ for command in (catalog.list_cmd, catalog.info, data.prepare, evaluate.run, eval
 
 def main() -> None:
     """Run the CLI; any failure leaves as one line on stderr and an exit code (fsbench.cli.failures)."""
-    from fsbench.cli.failures import on_sigterm, one_line
+    from fsbench.cli.failures import on_sigterm, one_line, one_line_warnings
 
     debug = "--debug" in sys.argv
     warnings.filterwarnings("default", category=UserWarning, module="fsbench")
     on_sigterm()
+    one_line_warnings(debug)
     try:
         cli.main(standalone_mode=False)
     except BaseException as exc:  # noqa: BLE001 - the one place every failure is turned into a line

@@ -13,6 +13,7 @@ import errno
 import os
 import re
 import signal
+import warnings
 from pathlib import Path
 from types import TracebackType
 
@@ -38,6 +39,15 @@ def on_sigterm() -> None:
         signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread (e.g. an embedding application)
         pass
+
+
+def one_line_warnings(debug: bool = False) -> None:
+    """Warnings (a broken plugin skipped by `fsbench demo`, a library's deprecation) print as
+    `warning: …` on one line; --debug keeps Python's file:line form."""
+    if not debug:
+        warnings.formatwarning = lambda message, category, *args, **kwargs: (
+            f"warning: {' '.join(str(message).split())}\n"
+        )
 
 
 def one_line(exc: BaseException) -> tuple[str, int]:

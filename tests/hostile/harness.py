@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def fsbench(*args: object, cwd: Path | None = None) -> Outcome:
     argv = ["fsbench", *map(str, args)]
     out, err = io.StringIO(), io.StringIO()
     old_argv, old_term, old_cwd = sys.argv, signal.getsignal(signal.SIGTERM), os.getcwd()
+    old_format = warnings.formatwarning
     sys.argv = argv
     rc = 0
     try:
@@ -58,6 +60,7 @@ def fsbench(*args: object, cwd: Path | None = None) -> Outcome:
     finally:
         sys.argv = old_argv
         signal.signal(signal.SIGTERM, old_term)
+        warnings.formatwarning = old_format
         os.chdir(old_cwd)
     return Outcome(rc, out.getvalue(), err.getvalue())
 
