@@ -9,6 +9,7 @@ each other when cores are oversubscribed (one thread can beat two by 3–7×).
 from __future__ import annotations
 
 import ctypes
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,6 +23,8 @@ def tune_process() -> None:
     import torch
 
     torch.set_flush_denormal(True)
+    if os.environ.get("FSBENCH_ALLOCATOR") == "glibc":  # glibc's defaults: bench/memory.py compares
+        return
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-4, 0)  # M_MMAP_MAX
