@@ -64,10 +64,23 @@ def test_killed_prepare_leaves_no_orphan_workers(sig, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".massey.")]  # no temp folder kept
 
 
+def wait_for_main(proc, timeout: float = 120) -> None:
+    """Until `fsbench.cli.main` runs in `proc` (it catches SIGTERM from then on): a signal during the
+    interpreter's imports, before main, is Python's, not fsbench's."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        caught = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), 16)
+        if caught & (1 << (signal.SIGTERM - 1)):
+            return
+        time.sleep(0.05)
+
+
 def test_sigint_during_a_run_is_one_line(tiny_dir, tmp_path):
     proc = fsbench_process("run", "-m", "pixels", "-d", tiny_dir, "-s", "leave-signer-out", "--shots", "1,2",
                            "--episodes", "2000", "--set", "size=24", "--out", tmp_path / "r.json")
-    time.sleep(4)
+    wait_for_main(proc)
+    time.sleep(1)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     if proc.returncode == 0:
