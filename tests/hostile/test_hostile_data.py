@@ -213,3 +213,26 @@ def test_damaged_model_checkpoint_is_retrained_not_trusted(damage, tmp_path):
     model, _ = train_or_load(path, "k", lambda meta: torch.nn.Linear(2, 2), lambda m: trained.append(m))
     assert trained and isinstance(model, torch.nn.Linear)
     assert torch.load(path, weights_only=True)["key"] == "k"  # rewritten whole
+
+
+def test_failed_decode_leaves_no_temp_cache(tmp_path):
+    """An image that cannot be decoded while the pixel cache is built: one line naming its id, and
+    neither a temp file nor a half cache stays in cache/images."""
+    import datasets
+
+    from fsbench.data.dataset import FsDataset
+
+    rows = tiny_rows(per_cell=1)
+    rows[5]["image"] = b"\x89PNG\r\n\x1a\n broken"
+    hf = datasets.Dataset.from_dict(
+        {"id": [r["id"] for r in rows], "image": [{"bytes": r["image"], "path": None} for r in rows],
+         "label": [("a", "b", "c", "d").index(r["label"]) for r in rows], "signer": [r["signer"] for r in rows]},
+        features=datasets.Features({"id": datasets.Value("string"), "image": datasets.Image(),
+                                    "label": datasets.ClassLabel(names=["a", "b", "c", "d"]),
+                                    "signer": datasets.Value("string")}),
+    )
+    data = FsDataset("broken", hf, ["a", "b", "c", "d"], "e" * 64)
+    before = set(cache_dir("images").iterdir())
+    with pytest.raises(DatasetError, match=rf"image '{rows[5]['id']}' cannot be decoded"):
+        data.view().images(7)
+    assert set(cache_dir("images").iterdir()) == before
