@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -92,8 +93,6 @@ def _flip(path):
 
 
 def _rm(folder):
-    import shutil
-
     shutil.rmtree(folder)
 
 
@@ -175,6 +174,8 @@ def test_stale_temp_files_of_dead_runs_are_cleaned_live_ones_kept(copy, tmp_path
     finally:
         live.kill()
         live.wait()
+        for p in kept:  # the "live" PID is dead now: leave nothing for later tests to find
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
 
 def test_old_folder_without_digests_still_loads(copy, tmp_path):
