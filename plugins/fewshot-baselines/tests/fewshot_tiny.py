@@ -10,11 +10,12 @@ import datasets
 from fsbench.data.dataset import FsDataset
 from fsbench.paths import embedded
 
+# one thread: two OpenMP threads on a busy 2-core machine spin against each other (3-7x slower)
 TINY = {
     "backbone": "conv4", "width": 8, "size": 28, "mode": "L", "episodes": 6,
-    "train_ways": 4, "train_shots": 2, "train_queries": 2,
+    "train_ways": 4, "train_shots": 2, "train_queries": 2, "threads": 1,
 }
-TINY_CLS = {"backbone": "conv4", "width": 8, "size": 28, "mode": "L", "epochs": 2, "batch_size": 16}
+TINY_CLS = {"backbone": "conv4", "width": 8, "size": 28, "mode": "L", "epochs": 2, "batch_size": 16, "threads": 1}
 
 
 def tiny_omniglot() -> FsDataset:

@@ -153,21 +153,17 @@ class TrainedMethod(Method):
     def resolve_input(self, view: DatasetView) -> Input:
         """Size, mode and inversion: the config's, or for `auto` what the data and its card say."""
         card, registered = view.dataset.card, registered_class(self.config["backbone"])
-        mode = self.config["mode"]
+        mode = self.config["mode"]  # config_choices: auto, RGB or L
         if mode == "auto":
             mode = detect_mode(view) if registered is None else ("L" if getattr(registered, "channels", 3) == 1 else "RGB")
-        if mode not in ("RGB", "L"):
-            raise FsbenchError(f"config 'mode' must be RGB, L or auto, not {mode!r}")
         size = self.config["size"]
         if size == "auto":
             size = (28 if mode == "L" else 32) if registered is None else (card.image_size if card else 64)
         if not isinstance(size, int) or size < 16:
             raise FsbenchError(f"config 'size' must be 'auto' or an int ≥ 16, not {size!r}")
-        invert = self.config["invert"]
+        invert = self.config["invert"]  # config_choices: auto, true or false
         if invert == "auto":
             invert = card is not None and card.foreground == "dark"
-        if not isinstance(invert, bool):
-            raise FsbenchError(f"config 'invert' must be true, false or 'auto', not {invert!r}")
         return Input(size, mode, invert)
 
     def cache_key(self, train: DatasetView, seed: int, inp: Input, **override: Any) -> str:

@@ -25,8 +25,9 @@ from .sampling import EpisodeSampler, random_affine, rotate_classes, rotation_on
 EPISODIC_CONFIG: dict[str, Any] = {
     **COMMON_CONFIG,
     # Snell et al. 2017 on Omniglot: 60-way episodes, 5 queries per class, Adam 1e-3 halved
-    # every 2000 episodes; the length is where the --dev learning curve plateaus (docs/baselines.md)
-    "episodes": 2000,
+    # every 2000 episodes; the length is where protonet's --dev learning curve plateaus on
+    # Omniglot (500-1500 episodes within 1.2 points; docs/baselines.md)
+    "episodes": 1000,
     "train_ways": 60,
     "train_shots": 1,
     "train_queries": 5,

@@ -20,7 +20,6 @@ from torch.nn import functional as F
 
 from fsbench import registry
 from fsbench.api import LowShotClassifier
-from fsbench.errors import FsbenchError
 
 from .episodic import EPISODIC_CONFIG, EPISODIC_TRAIN_KEYS, EpisodicMethod, class_means
 
@@ -41,17 +40,12 @@ class ProtoNet(EpisodicMethod):
     #: the `fast` config (tests, `fsbench demo`): the same recipe stopped early (docs/baselines.md)
     demo_config: ClassVar[dict[str, Any]] = {"episodes": 100}
 
+    config_choices: ClassVar[dict[str, tuple[Any, ...]]] = {
+        **EpisodicMethod.config_choices, "support_source": SUPPORT_SOURCES,
+    }
+
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
-        if self.config["metric"] not in CLASSIFIER_FOR_METRIC:
-            raise FsbenchError(
-                f"protonet config 'metric' must be euclidean or cosine, not {self.config['metric']!r}"
-            )
-        if self.config["support_source"] not in SUPPORT_SOURCES:
-            raise FsbenchError(
-                f"protonet config 'support_source' must be one of {SUPPORT_SOURCES}, "
-                f"not {self.config['support_source']!r}"
-            )
         # An instance attribute so `describe()` and the evaluator see the configured choice.
         self.support_source = self.config["support_source"]
 

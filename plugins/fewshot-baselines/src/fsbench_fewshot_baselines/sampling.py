@@ -84,12 +84,8 @@ def rotate_classes(images: Tensor, labels: np.ndarray) -> tuple[Tensor, np.ndarr
 
 def rotation_on(config: dict[str, Any], mode: str) -> bool:
     """Rotated classes are new classes for characters (Snell et al.), never for hands."""
-    value = config["rotate_classes"]
-    if value == "auto":
-        return mode == "L"
-    if not isinstance(value, bool):
-        raise FsbenchError(f"config 'rotate_classes' must be true, false or 'auto', not {value!r}")
-    return value
+    value = config["rotate_classes"]  # config_choices: auto, true or false
+    return mode == "L" if value == "auto" else bool(value)
 
 
 def random_affine(
