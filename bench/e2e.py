@@ -5,16 +5,14 @@
 Four runs as subprocesses, in order, sharing one fresh FSBENCH_HOME: cold (nothing cached:
 prepare, keypoints, backbones, features), warm (same command: cache hits), a different head
 (f = 8: the backbones and frozen features must be reused) and a different S. The baseline of
-the ratios is the cold run. Peak RSS is the largest of the child processes.
+the ratios is the cold run. Peak RSS is each run's own (bench/memory.py measures how).
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -23,6 +21,7 @@ import common  # noqa: E402
 common.setup()
 
 from embed_inference import keypoint_source  # noqa: E402
+from memory import measure  # noqa: E402
 
 
 def main() -> None:
@@ -42,18 +41,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fsbench-e2e-") as home:
         env = {**os.environ, "FSBENCH_HOME": home, "FSBENCH_QUIET": "1"}
         for name, extra in runs:
-            t = time.perf_counter()
-            proc = subprocess.run([*base, *extra, "--out", f"{home}/r.json"], env=env, capture_output=True, text=True)
-            wall = time.perf_counter() - t
-            if proc.returncode:
-                raise SystemExit(f"{name} failed:\n{proc.stderr[-2000:]}")
-            rows.append({"run": name, "wall s": round(wall, 1), "peak RSS MB (children)": common.peak_rss_mb(True)})
+            # each run's own peak (wait4); RUSAGE_CHILDREN would repeat the cold run's for every later row
+            m = measure([*base, *extra, "--out", f"{home}/r.json"], env)
+            rows.append({"run": name, "wall s": m["wall_s"], "peak RSS MB": m["peak_rss_mb"]})
             print(rows[-1], flush=True)
     cold = rows[0]["wall s"]
     for r in rows:
         r["× faster than cold"] = round(cold / r["wall s"], 1)
     common.show("fsbench run hand2vec massey leave-signer-out", rows,
-                ["run", "wall s", "× faster than cold", "peak RSS MB (children)"])
+                ["run", "wall s", "× faster than cold", "peak RSS MB"])
     path = common.write("e2e", rows, {"command": " ".join(base[1:]), "quick": quick})
     print(f"wrote {path}")
 

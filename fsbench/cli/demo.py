@@ -5,10 +5,10 @@ Prepares the MIT-licensed Omniglot zips shipped inside the package (no download)
 declares a `demo_config`, prints one comparison table, writes a self-contained HTML board and
 says what to try next.
 
-The methods run in `jobs` worker processes of one torch thread each, longest first: on two cores
-two single-threaded trainings finish sooner than the same two one after the other with two
-threads each (small convolutions scale poorly across threads; docs/performance.md), so the demo
-waits about as long as its slowest method, not the sum.
+The methods run in `jobs` worker processes (default: one per core) of one torch thread each,
+longest first, so the demo waits about as long as its slowest method while the others share the
+other core, instead of the sum of all; one thread per process keeps OpenMP threads from spinning
+against each other (fsbench/runtime.py). `--jobs 1` runs them one after the other.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from fsbench.evaluation.contract import (
 from fsbench.evaluation.metrics import Predictions, summarise
 from fsbench.progress import progress_bar
 from fsbench.results.document import provenance
-from fsbench.runtime import torch_threads, tune_process
+from fsbench.runtime import release_memory, torch_threads, tune_process
 from fsbench.api import Episode, EpisodeSpec, Fold
 from fsbench.protocol.episodes import SMALL_CLASS_POLICY, episodes_manifest, sample_episodes
 from fsbench.protocol.splits import split_manifest
@@ -92,6 +92,7 @@ def run(request: RunRequest, data: FsDataset | None = None) -> dict[str, Any]:
         task = bar.add_task(f"{method.name} on {data.name}/{split.name}", total=len(folds))
         for f_i, fold in enumerate(folds):
             _run_fold(method, data, fold, f_i, plan, collected, timings, request.seed)
+            release_memory()
             bar.advance(task)
     results = _assemble(request, method, data, split.name, folds, plan, collected, request.seed)
     timings["total_s"] = time.perf_counter() - t_start
@@ -124,6 +125,7 @@ def _run_fold(method, data, fold: Fold, f_i, plan, collected, timings, seed) -> 
     t0 = time.perf_counter()
     with plugin_step(method, "fit"):
         method.fit(data.view(fold.train), seed)
+    release_memory()  # training's activations: freed, but resident until trimmed (fsbench.runtime)
     t1 = time.perf_counter()
     test_emb, test_valid = _embed(method, data.view(fold.test))
     train_emb = train_lab = None
