@@ -29,7 +29,7 @@ CLASSIFICATION_CONFIG: dict[str, Any] = {
     "head": "linear",  # linear (Baseline) | cosine (Baseline++)
     "cosine_scale": 10.0,
     # Chen et al. 2019: Adam 1e-3 at a constant rate, batches of 16 (they train 400 epochs on
-    # far larger sets); 10 epochs is not yet confirmed by a --dev curve (docs/baselines.md)
+    # far larger sets); finetune's --dev curve on Omniglot is flat from 5 epochs (docs/baselines.md)
     "epochs": 10,
     "batch_size": 16,
     "lr": 1e-3,
