@@ -53,7 +53,7 @@ def backbone_features(
     *,
     size: int | None = None,
     mode: Mode | None = None,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     description: str | None = None,
     encode: Callable[[Tensor], Tensor] | None = None,
 ) -> Tensor:
@@ -65,6 +65,7 @@ def backbone_features(
     if size is None or mode is None:
         default_size, default_mode = default_size_mode(backbone)
         size, mode = size or default_size, mode or default_mode
+    batch_size = batch_size or batch_for(size)
     key = _key(backbone, view, size, mode)
     path = cache_dir("features") / f"{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]}.pt"
     feats, done = _load(path, key) or _empty(len(view.dataset), backbone.feature_dim)
@@ -78,6 +79,17 @@ def backbone_features(
         _merge(_load(path, key), feats, done)  # keep rows another process added meanwhile
         _save(path, key, feats, done)
     return feats[rows]
+
+
+#: images per batch × pixels per image: 256 images of 64 × 64, the pose net's measured batch
+PIXELS_PER_BATCH = 256 * 64 * 64
+
+
+def batch_for(size: int) -> int:
+    """Images per batch at `size` px: a fixed pixel budget, because activations grow with the
+    input — 256 images of 224 × 224 held ~3 GB of activations in MediaPipe's hand net; 20 hold
+    what 256 of 64 × 64 do (bench/memory.py)."""
+    return max(1, min(256, PIXELS_PER_BATCH // (size * size)))
 
 
 def _key(backbone: PoseBackbone, view: DatasetView, size: int, mode: Mode) -> dict[str, Any]:
