@@ -12,7 +12,7 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -27,6 +27,9 @@ __all__ = [
     "LowShotClassifier",
     "SignerSplit",
     "Method",
+    "MasksInvalid",
+    "EmbedsTensors",
+    "Exportable",
     "Fold",
     "Episode",
     "EpisodeSpec",
@@ -198,6 +201,8 @@ class Method(ABC):
     #: "test-signer": prototypes come from the S support examples only.
     #: "test-signer+train": support is joined with training-signer embeddings of the same classes.
     support_source: ClassVar[str] = "test-signer"
+    #: the installed distribution that registered the method (set by the runner from the registry)
+    distribution: str = "unknown"
 
     #: what a config key accepts beyond its default's type (fsbench/configs.py): unions such as
     #: "auto"|int as `config_types = {"epochs": (str, int)}`, enums as `config_choices =
@@ -238,3 +243,29 @@ class Method(ABC):
             "support_source": self.support_source,
         }
 
+
+# Optional capabilities: a method offers one by defining the method; callers ask with isinstance.
+
+
+@runtime_checkable
+class MasksInvalid(Protocol):
+    """A method that cannot embed some images (e.g. no hand detected) says which; the evaluator
+    skips those queries and support rows and counts them in the results."""
+
+    def valid_mask(self, view: "DatasetView") -> np.ndarray: ...
+
+
+@runtime_checkable
+class EmbedsTensors(Protocol):
+    """Differentiable embedding of image tensors: what `fsbench report --with-embeddings` needs
+    for its similarity-gradient maps."""
+
+    def embed_tensor(self, images: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class Exportable(Protocol):
+    """[0, 1] images → embeddings as one module, and its (C, H, W) input: what `fsbench export`
+    writes to ONNX."""
+
+    def inference_module(self) -> tuple[nn.Module, tuple[int, int, int]]: ...

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from fsbench.api import Exportable
 from fsbench.atomic import write_bytes
 from fsbench.errors import FsbenchError
 
@@ -113,7 +114,7 @@ def export_method(
     from fsbench.deploy.fit import fit_fold
     from fsbench.evaluation.runner import make_method
 
-    if not hasattr(make_method(method_name, config or {}), "inference_module"):  # before any training
+    if not isinstance(make_method(method_name, config or {}), Exportable):  # before any training
         raise ExportError(f"method {method_name!r} has no inference_module(); only such methods can be exported")
     method, data, chosen = fit_fold(method_name, dataset, split, fold, config, seed)
     module, (c, h, w) = method.inference_module()

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fsbench.api import Method
+from fsbench.api import MasksInvalid, Method
 from fsbench.data.dataset import FsDataset
 from fsbench.errors import DatasetError, FsbenchError
 
@@ -76,8 +76,7 @@ def encode_as_dataset(name: str, items: list[tuple[Path, str]], root: Path, like
 def _embed(method: Method, data: FsDataset) -> tuple[torch.Tensor, np.ndarray]:
     view = data.view()
     emb = method.embed(view).detach().float().cpu()
-    valid_mask = getattr(method, "valid_mask", None)
-    valid = np.ones(len(view), bool) if valid_mask is None else np.asarray(valid_mask(view), bool)
+    valid = np.asarray(method.valid_mask(view), bool) if isinstance(method, MasksInvalid) else np.ones(len(view), bool)
     return emb, valid
 
 

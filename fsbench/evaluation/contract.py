@@ -30,7 +30,7 @@ class MethodError(FsbenchError):
 
 
 def who(method: Method) -> str:
-    return f"method {method.name!r} (distribution {getattr(method, 'distribution', 'unknown')!r})"
+    return f"method {method.name!r} (distribution {method.distribution!r})"
 
 
 def check_request(shots: list[int], episodes: int, seed: int, ways: int | None) -> None:

@@ -19,7 +19,7 @@ import torch
 
 from fsbench import registry
 from fsbench.evaluation import fastpath
-from fsbench.api import Method
+from fsbench.api import MasksInvalid, Method
 from fsbench.data.dataset import DatasetView, FsDataset
 from fsbench.protocol.devset import development_set
 from fsbench.errors import FsbenchError, ProtocolError
@@ -105,12 +105,11 @@ def _embed(method: Method, view: DatasetView) -> tuple[torch.Tensor, np.ndarray]
     with plugin_step(method, "embed"):
         emb = method.embed(view)
     emb = check_embeddings(method, emb, len(view))
-    valid_mask = getattr(method, "valid_mask", None)
-    if valid_mask is None:
+    if not isinstance(method, MasksInvalid):
         valid = np.ones(len(view), bool)
     else:
         with plugin_step(method, "valid_mask"):
-            mask = valid_mask(view)
+            mask = method.valid_mask(view)
         valid = check_valid_mask(method, mask, len(view))
     bad = int((~torch.isfinite(emb).all(dim=1) & torch.from_numpy(valid)).sum())
     if bad:  # a diverged model must fail loudly, not score a silently wrong number
@@ -211,7 +210,7 @@ def _assemble(request, method, data, split_name, folds, plan, collected, seed) -
                 "capped_classes": ep.capped_classes,
             })
     description = method.describe()
-    description["distribution"] = getattr(method, "distribution", "unknown")
+    description["distribution"] = method.distribution
     return {
         **provenance(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from fsbench.api import Method  # noqa: E402
+from fsbench.api import EmbedsTensors, Method  # noqa: E402
 from fsbench.data.dataset import DatasetView  # noqa: E402
 from fsbench.errors import FsbenchError  # noqa: E402
 from fsbench.report.figures import to_png  # noqa: E402
@@ -95,15 +95,14 @@ def similarity_gradients(method: Any, images: torch.Tensor) -> torch.Tensor:
     φ(x_b) is held fixed for each target b, so row a depends on image a only; one backward
     pass per target.
     """
-    embed = getattr(method, "embed_tensor", None)
-    if not callable(embed):
+    if not isinstance(method, EmbedsTensors):
         raise CapabilityError(
             f"method {getattr(method, 'name', type(method).__name__)!r} has no differentiable "
             "`embed_tensor(images)`; similarity-gradient maps need it (kernel PCA does not)"
         )
     x = images.detach().clone()
     x = (x if x.is_floating_point() else x.float()).requires_grad_(True)
-    emb = embed(x)
+    emb = method.embed_tensor(x)
     target = emb.detach()
     out = torch.empty((len(x), *x.shape), dtype=x.dtype)
     for b in range(len(x)):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from fsbench.api import EmbedsTensors
 from fsbench.atomic import write_bytes, write_text
 from fsbench.report.figures import accuracy_vs_shots_png, confusion_png, per_signer_png
 from fsbench.evaluation.metrics import shots_of
@@ -92,7 +93,7 @@ def embedding_report(results: dict[str, Any], out_dir: Path, n_images: int = 8) 
     method, view = refit_first_fold(results)
     seed = int(results["protocol"]["seed"])
     written = [_write(out_dir / "kernel_pca.png", kernel_pca_png(method, view, seed))]
-    if callable(getattr(method, "embed_tensor", None)):
+    if isinstance(method, EmbedsTensors):
         written.append(_write(out_dir / "similarity_gradients.png", gradient_maps_png(method, view, n_images, seed)))
     else:
         console.print(f"[yellow]skipped similarity_gradients.png: method {method.name!r} has no embed_tensor[/yellow]")
