@@ -7,7 +7,7 @@ similarity to learned class weight vectors, which reduces intra-class variation)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -72,6 +72,10 @@ def make_head(kind: str, in_features: int, classes: int, scale: float) -> nn.Mod
 
 class ClassificationMethod(TrainedMethod):
     """Backbone + head trained with cross-entropy over all dataset classes of the training view."""
+    #: seconds on the tiny synthetic dataset, for the contract test over every installed method
+    test_config: ClassVar[dict[str, Any]] = {
+        "backbone": "conv4", "width": 8, "size": 28, "mode": "L", "epochs": 2, "batch_size": 16,
+    }
 
     trainer = "classifier"
     train_keys = CLASSIFICATION_TRAIN_KEYS

@@ -44,6 +44,11 @@ EPISODIC_TRAIN_KEYS = (
 
 class EpisodicMethod(TrainedMethod):
     """Base for metric-learning methods trained on episodes; the network is the backbone."""
+    #: seconds on the tiny synthetic dataset, for the contract test over every installed method
+    test_config: ClassVar[dict[str, Any]] = {
+        "backbone": "conv4", "width": 8, "size": 28, "mode": "L", "episodes": 6,
+        "train_ways": 4, "train_shots": 2, "train_queries": 2,
+    }
 
     default_config: ClassVar[dict[str, Any]] = EPISODIC_CONFIG
     train_keys: ClassVar[tuple[str, ...]] = EPISODIC_TRAIN_KEYS

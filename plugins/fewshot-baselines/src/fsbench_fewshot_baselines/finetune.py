@@ -70,6 +70,8 @@ class FinetuneHead(LowShotClassifier):
 
 
 class Finetune(ClassificationMethod):
+    """Baseline / Baseline++ (Chen et al. 2019): a network trained by classification on the training
+    signers, then a new linear or cosine classifier fitted on each episode's support set."""
     name: ClassVar[str] = "finetune"
     version: ClassVar[str] = "2"
     default_config: ClassVar[dict[str, Any]] = {

@@ -24,6 +24,7 @@ from .episodic import EPISODIC_CONFIG, EPISODIC_TRAIN_KEYS, EpisodicMethod
 
 
 class MatchingNet(EpisodicMethod):
+    """Matching networks (Vinyals et al. 2016): episodic training, attention over the support set."""
     name: ClassVar[str] = "matchingnet"
     version: ClassVar[str] = "2"
     # Vinyals et al. train on episodes like the test's (20-way 1-shot on the Omniglot board); the

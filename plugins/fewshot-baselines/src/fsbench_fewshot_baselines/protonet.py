@@ -28,6 +28,7 @@ CLASSIFIER_FOR_METRIC = {"euclidean": "euclid-prototype", "cosine": "prototype"}
 
 
 class ProtoNet(EpisodicMethod):
+    """Prototypical networks (Snell et al. 2017): episodic training, nearest class-mean embedding."""
     name: ClassVar[str] = "protonet"
     version: ClassVar[str] = "2"
     default_config: ClassVar[dict[str, Any]] = {

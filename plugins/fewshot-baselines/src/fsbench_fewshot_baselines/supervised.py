@@ -41,6 +41,8 @@ class LogitClassifier(LowShotClassifier):
 
 
 class SupervisedCNN(ClassificationMethod):
+    """A CNN classifier trained on the training signers' letters: its penultimate features are
+    the embedding (the supervised reference of the thesis's tables)."""
     name: ClassVar[str] = "supervised-cnn"
     version: ClassVar[str] = "2"
     default_config: ClassVar[dict[str, Any]] = dict(CLASSIFICATION_CONFIG)
