@@ -94,6 +94,29 @@ def test_replaces_same_method_and_config_and_ranks(tmp_path, tiny_results):
     assert rows[0]["rank"] == 1 and rows[0]["method"] == "better"
 
 
+def test_publish_and_withdraw_keep_the_sweep_file_in_step(tmp_path, tiny_results):
+    from fsbench.sweep.spec import load_sweep
+
+    boards = tmp_path / "boards"
+    lb.publish(_write(tmp_path, tiny_results), boards)
+    for name, level in (("worse", 0.2), ("better", 0.8)):
+        path = lb.publish(_write(tmp_path, _variant(tiny_results, name, level), f"{name}.json"), boards)
+    sweep = boards / "sweeps" / "tiny__leave-signer-out.toml"
+    header, cells = load_sweep(sweep)
+    assert header["board"] == "tiny__leave-signer-out"
+    assert sorted(c.method for c in cells) == ["better", "pixels", "worse"]
+    assert {(c.shots, c.episodes, c.seed, c.config["size"]) for c in cells} == {((1, 2), 3, 0, 16)}
+
+    gone = lb.withdraw("tiny__leave-signer-out/worse", boards)
+    assert gone["method"]["name"] == "worse"
+    assert sorted(e["method"]["name"] for e in lb.read_board(path)["entries"]) == ["better", "pixels"]
+    assert sorted(c.method for c in load_sweep(sweep)[1]) == ["better", "pixels"]
+    with pytest.raises(ResultsError, match="has no entry for 'tiny__leave-signer-out/worse'"):
+        lb.withdraw("tiny__leave-signer-out/worse", boards)
+    with pytest.raises(ResultsError, match="no entry for 'tiny__leave-signer-out/pixels@0000'"):
+        lb.withdraw("tiny__leave-signer-out/pixels@0000", boards)
+
+
 def test_refuses_schema_invalid_and_corrupt_results(tmp_path, tiny_results):
     bad = copy.deepcopy(tiny_results)
     del bad["metrics"]
@@ -157,7 +180,8 @@ def test_failure_mid_write_leaves_board_unchanged(tmp_path, tiny_results, monkey
     with pytest.raises(OSError, match="disk full"):
         lb.publish(_write(tmp_path, _variant(tiny_results, "new", 0.5), "n.json"), boards)
     assert path.read_bytes() == before
-    assert sorted(p.name for p in boards.iterdir() if p.suffix != ".lock") == [path.name]  # no temp file left
+    assert sorted(p.relative_to(boards).as_posix() for p in boards.rglob("*") if p.is_file() and p.suffix != ".lock") == [
+        f"sweeps/{path.stem}.toml", path.name]  # no temp file left
 
 
 def test_show_formats_and_overlap_markers(tmp_path, tiny_results):

@@ -28,7 +28,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 for command in (catalog.list_cmd, catalog.info, data.prepare, evaluate.run, evaluate.demo, evaluate.export,
-                boards.publish, boards.leaderboard, boards.report, boards.compact, predict.predict, sweep.sweep,
+                boards.publish, boards.withdraw, boards.leaderboard, boards.report, boards.compact, predict.predict, sweep.sweep,
                 verify.verify):
     cli.add_command(command)
 

@@ -25,6 +25,19 @@ def publish(results_paths: tuple[Path, ...], boards: Path, replace: bool) -> Non
 
 
 @click.command()
+@click.argument("entry")
+@click.option("--boards", type=click.Path(path_type=Path), default=Path("leaderboards"), show_default=True)
+def withdraw(entry: str, boards: Path) -> None:
+    """Remove ENTRY (BOARD/METHOD[@CONFIG_HASH] or BOARD#RANK) from its board, e.g. a row superseded
+    by the method's new default; the board's sweep file is rewritten with it."""
+    from fsbench.results.leaderboard import withdraw as withdraw_entry
+
+    gone = withdraw_entry(entry, boards)
+    out.print(f"withdrew {gone['method']['name']}@{gone['method']['config_hash'][:8]} ({entry})",
+              markup=False, highlight=False)
+
+
+@click.command()
 @click.argument("board", required=False)
 @click.option("--boards", type=click.Path(path_type=Path), default=Path("leaderboards"), show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["rich", "markdown", "json", "html"]), default="rich")

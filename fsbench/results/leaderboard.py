@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
@@ -36,6 +37,8 @@ BOARD_VERSION = 1
 BOARD_SCHEMA = Path(__file__).parent / "schema" / "leaderboard.schema.json"
 #: per-S keys copied from a results file into a board entry (the rest stays in the results file)
 ENTRY_METRIC_KEYS = ("top1", "top2", "n_queries", "n_episodes", "no_detection")
+#: how a command names one entry: BOARD/METHOD[@CONFIG_HASH] or BOARD#RANK
+ENTRY = re.compile(r"^(?P<board>[^/#@]+)(?:/(?P<method>[^@]+)(?:@(?P<hash>[0-9a-f]{1,64}))?|#(?P<rank>\d+))$")
 #: how long a publish waits for another one to finish with the same board
 LOCK_TIMEOUT_S = 120.0
 
@@ -248,9 +251,30 @@ def publish(results_path: Path, boards_dir: Path, replace: bool = False, seeds: 
         ] + [entry]
         main = main_shots(board)
         board["entries"].sort(key=lambda e: _sort_key(e, main))
-        board["updated"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        write_json_atomic(path, board)
+        write_board(path, board)
     return path
+
+
+def withdraw(spec: str, boards_dir: Path) -> dict[str, Any]:
+    """Remove one entry (`BOARD/METHOD[@CONFIG_HASH]` or `BOARD#RANK`, as `fsbench verify` takes
+    it) from its board, e.g. a row superseded by the method's new default; return it."""
+    path, _, entry = find_entry(spec, boards_dir)
+    with board_lock(path):
+        board = read_board(path)  # re-read under the lock: another publish may have landed
+        board["entries"] = [e for e in board["entries"] if e != entry]
+        write_board(path, board)
+    return entry
+
+
+def write_board(path: Path, board: dict[str, Any]) -> None:
+    """Stamp and write a board, and rewrite its sweep file (`fsbench.sweep.from_board`) beside it."""
+    from fsbench.sweep.from_board import board_sweep, sweep_path
+
+    board["updated"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    write_json_atomic(path, board)
+    sweep = sweep_path(path)
+    sweep.parent.mkdir(exist_ok=True)
+    write_text(sweep, board_sweep(board, boards=path.parent.as_posix()))
 
 
 @contextmanager
@@ -275,6 +299,29 @@ def _sort_key(entry: dict[str, Any], main: int | None) -> tuple:
     if m is None:
         return (1, 0.0, entry["method"]["name"])
     return (0, -m["top1"]["mean"], entry["method"]["name"])
+
+
+def find_entry(spec: str, boards_dir: Path) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """(board path, board, entry) for `BOARD/METHOD[@CONFIG_HASH]` or `BOARD#RANK`."""
+    m = ENTRY.match(spec)
+    if m is None:
+        raise ResultsError(f"entry {spec!r} is not BOARD/METHOD[@CONFIG_HASH] or BOARD#RANK, "
+                           f"e.g. massey__leave-signer-out/pixels or massey__leave-signer-out#1")
+    path = resolve_board(m["board"], boards_dir)
+    board = read_board(path)
+    entries = board["entries"]
+    if m["rank"] is not None:
+        rank = int(m["rank"])
+        if not 1 <= rank <= len(entries):
+            raise ResultsError(f"board {board['name']} has {len(entries)} entries; no rank {rank}")
+        return path, board, entries[rank - 1]
+    found = [e for e in entries if e["method"]["name"] == m["method"]
+             and e["method"]["config_hash"].startswith(m["hash"] or "")]
+    if len(found) != 1:
+        names = ", ".join(f"{e['method']['name']}@{e['method']['config_hash'][:8]}" for e in entries) or "none"
+        what = "no entry" if not found else f"{len(found)} entries (add @CONFIG_HASH)"
+        raise ResultsError(f"board {board['name']} has {what} for {spec!r}; entries: {names}")
+    return path, board, found[0]
 
 
 def resolve_board(board: str, boards_dir: Path) -> Path:

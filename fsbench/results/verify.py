@@ -11,15 +11,12 @@ entries published before `publish` recomputed numbers are checked this way, not 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fsbench.errors import FsbenchError, ResultsError
-from fsbench.results.leaderboard import read_board, resolve_board
-
-ENTRY = re.compile(r"^(?P<board>[^/#@]+)(?:/(?P<method>[^@]+)(?:@(?P<hash>[0-9a-f]{1,64}))?|#(?P<rank>\d+))$")
+from fsbench.results.leaderboard import find_entry
 
 
 class NotReproduced(FsbenchError):
@@ -39,28 +36,6 @@ class Verification:
     @property
     def ok(self) -> bool:
         return not self.mismatches and all(r["inside_ci"] for r in self.rows)
-
-
-def find_entry(spec: str, boards_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(board, entry) for `BOARD/METHOD[@CONFIG_HASH]` or `BOARD#RANK`."""
-    m = ENTRY.match(spec)
-    if m is None:
-        raise ResultsError(f"entry {spec!r} is not BOARD/METHOD[@CONFIG_HASH] or BOARD#RANK, "
-                           f"e.g. massey__leave-signer-out/pixels or massey__leave-signer-out#1")
-    board = read_board(resolve_board(m["board"], boards_dir))
-    entries = board["entries"]
-    if m["rank"] is not None:
-        rank = int(m["rank"])
-        if not 1 <= rank <= len(entries):
-            raise ResultsError(f"board {board['name']} has {len(entries)} entries; no rank {rank}")
-        return board, entries[rank - 1]
-    found = [e for e in entries if e["method"]["name"] == m["method"]
-             and e["method"]["config_hash"].startswith(m["hash"] or "")]
-    if len(found) != 1:
-        names = ", ".join(f"{e['method']['name']}@{e['method']['config_hash'][:8]}" for e in entries) or "none"
-        what = "no entry" if not found else f"{len(found)} entries (add @CONFIG_HASH)"
-        raise ResultsError(f"board {board['name']} has {what} for {spec!r}; entries: {names}")
-    return board, found[0]
 
 
 def request_for(board: dict[str, Any], entry: dict[str, Any], dataset: str | None = None):
@@ -106,7 +81,7 @@ def verify_entry(spec: str, boards_dir: Path, dataset: str | None = None) -> Ver
     """Re-run the entry `spec` names and compare; raises `NotReproduced` only from `check`."""
     from fsbench.evaluation.runner import run
 
-    board, entry = find_entry(spec, boards_dir)
+    _, board, entry = find_entry(spec, boards_dir)
     return compare(board, entry, run(request_for(board, entry, dataset)))
 
 

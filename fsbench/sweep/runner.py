@@ -10,7 +10,11 @@ every cell, so it is current even after Ctrl-C.
 from __future__ import annotations
 
 import datetime as dt
+import signal
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +75,7 @@ def run_sweep(cells: list[Cell], backend: LocalBackend | RayBackend, out_dir: Pa
         if summary.status[cell.key] == "pending":
             todo.append(cell)
     t0 = time.perf_counter()
-    with progress_bar() as bar:
+    with progress_bar() as bar, ctrl_c_noted() as interrupted:
         task = bar.add_task("sweep", total=len(todo))
         running = [0]
 
@@ -89,10 +93,32 @@ def run_sweep(cells: list[Cell], backend: LocalBackend | RayBackend, out_dir: Pa
                 show()
                 summary.wall_s = time.perf_counter() - t0
                 write_json_atomic(out_dir / SUMMARY, summary.document())
+                if interrupted():
+                    raise KeyboardInterrupt
         finally:
             summary.wall_s = time.perf_counter() - t0
             write_json_atomic(out_dir / SUMMARY, summary.document())
     return summary
+
+
+@contextmanager
+def ctrl_c_noted() -> Iterator[Callable[[], bool]]:
+    """Ctrl-C raises KeyboardInterrupt as usual and is also remembered: Python drops one that lands
+    inside a finaliser ("Exception ignored in ..."), and the sweep must still stop after the cell."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False  # only the main thread receives signals
+        return
+    seen: list[int] = []
+
+    def note(signum: int, frame: Any) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, note)
+    try:
+        yield lambda: bool(seen)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _record(summary: Summary, cell: Cell, outcome: Outcome) -> None:

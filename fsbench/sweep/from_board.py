@@ -1,0 +1,78 @@
+"""A board → the sweep file that regenerates it, one `[[run]]` per entry.
+
+`fsbench publish` rewrites it beside the board (`<boards>/sweeps/<board>.toml`) in the same
+locked step, so a published table is always one `fsbench sweep` away and the two cannot drift.
+TOML has no null: config keys whose value is None are left out, i.e. to the method's default.
+Values are written inline (`shots = [0, 1, 2, 4]`), which tomli-w does not do, so the file reads
+like the hand-written ones in docs/sweeps.md; tests read every file back with `tomllib`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import json
+import math
+import re
+
+HEADER = """\
+# The sweep behind {boards}/{name}.json, written by `fsbench publish`: one [[run]] per entry
+# (method, its full config, shots, episodes, seeds). Regenerate the board with
+#   fsbench sweep {boards}/sweeps/{name}.toml --backend ray     # or the default local backend
+#   fsbench publish runs/sweep-{name} --boards {boards}
+"""
+
+
+def sweep_path(board_path: Path) -> Path:
+    """Where a board's sweep file lives."""
+    return board_path.parent / "sweeps" / f"{board_path.stem}.toml"
+
+
+def board_sweep(board: dict[str, Any], boards: str = "leaderboards") -> str:
+    """The sweep file (TOML text) whose cells are exactly `board`'s entries."""
+    doc: dict[str, Any] = {"board": board["name"], "dataset": board["dataset"]["name"],
+                           "split": board["split"]["name"]}
+    if board["protocol"].get("ways") is not None:
+        doc["ways"] = board["protocol"]["ways"]
+    if board["protocol"].get("cross_condition"):
+        doc["cross_condition"] = True
+    lines = [HEADER.format(boards=boards, name=board["name"]).rstrip("\n"), *assignments(doc)]
+    for entry in board["entries"]:
+        run = run_of(entry)
+        config = run.pop("config")
+        lines += ["", "[[run]]", *assignments(run), "[run.config]", *assignments(config)]
+    return "\n".join(lines) + "\n"
+
+
+def run_of(entry: dict[str, Any]) -> dict[str, Any]:
+    """The `[[run]]` table that produced one entry (every seed it pools)."""
+    return {
+        "method": entry["method"]["name"],
+        "seeds": list(entry.get("seeds") or [entry["manifest"]["seed"]]),
+        "shots": sorted(int(key.removeprefix("S=")) for key in entry["metrics"]),
+        "episodes": entry["manifest"]["episodes"],
+        "config": {k: v for k, v in entry["method"]["config"].items() if v is not None},
+    }
+
+
+def assignments(table: dict[str, Any]) -> list[str]:
+    """`key = value` lines of a table of scalars, lists and inline tables."""
+    return [f"{key_of(k)} = {value_of(v)}" for k, v in table.items()]
+
+
+def key_of(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+def value_of(value: Any) -> str:
+    """One TOML value. JSON's strings, integers, finite floats and booleans are TOML's too."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{key_of(k)} = {value_of(v)}" for k, v in value.items()) + " }" if value else "{}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(value_of(v) for v in value) + "]"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, (str, int, float, bool)):
+        return json.dumps(value)
+    raise TypeError(f"a board config value {value!r} has no TOML form")
