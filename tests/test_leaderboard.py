@@ -19,6 +19,7 @@ from fsbench.results import leaderboard as lb
 from fsbench.errors import ResultsError
 from fsbench.evaluation.runner import RunRequest, run
 from fsbench.results.integrity import summaries_from_rows
+from fsbench.results import render
 from fsbench.results.render import board_rows
 
 
@@ -163,8 +164,8 @@ def test_corrupt_board_is_one_line_error(tmp_path, tiny_results):
     assert "\n" not in str(exc.value)
     path.write_text(json.dumps({"board_version": 1, "entries": "nope"}))
     with pytest.raises(ResultsError, match="not a valid fsbench board"):
-        lb.show("tiny__leave-signer-out", boards, "rich", None, Console(file=io.StringIO()))
-    listing = lb.list_boards(boards)
+        render.show("tiny__leave-signer-out", boards, "rich", None, Console(file=io.StringIO()))
+    listing = render.list_boards(boards)
     assert "error" in listing[0]
 
 
@@ -190,21 +191,21 @@ def test_show_formats_and_overlap_markers(tmp_path, tiny_results):
     lb.publish(_write(tmp_path, _variant(tiny_results, "close", 0.7), "c.json"), boards)
     lb.publish(_write(tmp_path, _variant(tiny_results, "far", 0.1), "f.json"), boards)
     buf = io.StringIO()
-    lb.show("tiny__leave-signer-out", boards, "json", None, Console(file=buf))
+    render.show("tiny__leave-signer-out", boards, "json", None, Console(file=buf))
     rows = json.loads(buf.getvalue())["rows"]
     by = {r["method"]: r for r in rows}
     assert [r["method"] for r in rows] == ["pixels", "close", "far"]
     assert by["pixels"]["overlaps"] == [2] and by["close"]["overlaps"] == [1]
     assert by["far"]["overlaps"] == []
     md = tmp_path / "b.md"
-    lb.show("tiny__leave-signer-out", boards, "markdown", md, Console(file=io.StringIO()))
+    render.show("tiny__leave-signer-out", boards, "markdown", md, Console(file=io.StringIO()))
     text = md.read_text()
     assert "| 1 | pixels |" in text and "≈ #2" in text
     buf = io.StringIO()
-    lb.show(None, boards, "rich", None, Console(file=buf, width=200))
+    render.show(None, boards, "rich", None, Console(file=buf, width=200))
     assert "tiny__leave-signer-out" in buf.getvalue()
     with pytest.raises(ResultsError, match="no leaderboard 'nope'.*tiny__leave-signer-out"):
-        lb.show("nope", boards, "rich", None, Console(file=io.StringIO()))
+        render.show("nope", boards, "rich", None, Console(file=io.StringIO()))
 
 
 def test_same_vs_cross_signer_gap(tmp_path, tiny_results, tiny):
@@ -215,7 +216,7 @@ def test_same_vs_cross_signer_gap(tmp_path, tiny_results, tiny):
     same = run(req, tiny)
     lb.publish(_write(tmp_path, same, "s.json"), boards)
     buf = io.StringIO()
-    lb.show("tiny__leave-signer-out", boards, "json", None, Console(file=buf))
+    render.show("tiny__leave-signer-out", boards, "json", None, Console(file=buf))
     (row,) = json.loads(buf.getvalue())["rows"]
     want = same["metrics"]["S=2"]["top1"]["mean"] - tiny_results["metrics"]["S=2"]["top1"]["mean"]
     assert row["gap"]["S=2"] == pytest.approx(want)
@@ -244,7 +245,7 @@ def test_html_page_sorts_in_headless_chromium(tmp_path, tiny_results):
     lb.publish(_write(tmp_path, _variant(tiny_results, "alpha", 0.3), "a.json"), boards)
     lb.publish(_write(tmp_path, _variant(tiny_results, "zeta", 0.7), "z.json"), boards)
     page = tmp_path / "board.html"
-    lb.show("tiny__leave-signer-out", boards, "html", page, Console(file=io.StringIO()))
+    render.show("tiny__leave-signer-out", boards, "html", page, Console(file=io.StringIO()))
     html = page.read_text()
     assert "<script src" not in html and "data:image/png;base64," in html  # self-contained
     dom = _dump_dom(page.as_uri())

@@ -44,7 +44,7 @@ def withdraw(entry: str, boards: Path) -> None:
 @click.option("--out", "out_path", type=click.Path(), help="Write to a file instead of stdout.")
 def leaderboard(board: str | None, boards: Path, fmt: str, out_path: str | None) -> None:
     """Show a leaderboard (or list them), sorted by the main metric with 95 % CIs."""
-    from fsbench.results.leaderboard import show
+    from fsbench.results.render import show
 
     show(board, boards, fmt, out_path, out)
 

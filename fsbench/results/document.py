@@ -76,16 +76,24 @@ def upgrade(results: dict[str, Any]) -> dict[str, Any]:
     return results
 
 
+def read_json(path: Path, what: str, missing: str, corrupt: str) -> Any:
+    """A JSON file's content; each way of failing is one line naming `what` and its fix
+    (`missing`: when there is no file; `corrupt`: when it is not JSON, or nested too deep)."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ResultsError(f"{what} {path} does not exist; {missing}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ResultsError(f"{what} {path} is corrupt, not valid JSON ({type(exc).__name__}: {exc}); {corrupt}") from None
+    except OSError as exc:
+        raise ResultsError(f"{what} {path} cannot be read ({exc.strerror}); check the path") from None
+
+
 def read_results(path: Path) -> dict[str, Any]:
     """Load and validate a results file (schema 1 files are upgraded in memory); corrupt or
     invalid files get a one-line error."""
     path = Path(path)
-    try:
-        results = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ResultsError(f"results file {path} does not exist; run `fsbench run ... --out {path}`") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ResultsError(f"results file {path} is not valid JSON ({exc}); re-run `fsbench run`") from None
+    results = read_json(path, "results file", f"run `fsbench run ... --out {path}`", "re-run `fsbench run`")
     if not isinstance(results, dict):
         raise ResultsError(f"results file {path} is not a JSON object; re-run `fsbench run`")
     results = upgrade(results)

@@ -22,16 +22,15 @@ from typing import Any
 
 import jsonschema
 from filelock import FileLock, Timeout
-from rich.console import Console
 
 from fsbench.atomic import write_text
 from fsbench.errors import ResultsError
 from fsbench.evaluation.metrics import main_shots
-from fsbench.names import inside, output_file, safe_name
+from fsbench.names import inside, safe_name
 from fsbench.results import integrity
 from fsbench.results.aggregate import over_seeds
 from fsbench.results.integrity import finite_numbers
-from fsbench.results.document import read_results, write_json_atomic
+from fsbench.results.document import read_json, read_results, write_json_atomic
 
 BOARD_VERSION = 1
 BOARD_SCHEMA = Path(__file__).parent / "schema" / "leaderboard.schema.json"
@@ -158,16 +157,8 @@ def board_of(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def read_board(path: Path) -> dict[str, Any]:
     """Load and validate a board; a corrupt one is a one-line error, never a traceback."""
     path = Path(path)
-    try:
-        board = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ResultsError(f"leaderboard {path} does not exist; `fsbench publish RESULTS.json` creates it") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ResultsError(
-            f"leaderboard {path} is corrupt ({type(exc).__name__}: {exc}); restore it from git (`git checkout -- {path}`)"
-        ) from None
-    except OSError as exc:
-        raise ResultsError(f"leaderboard {path} cannot be read ({exc.strerror}); check the path") from None
+    board = read_json(path, "leaderboard", "`fsbench publish RESULTS.json` creates it",
+                      f"restore it from git (`git checkout -- {path}`)")
     validator = jsonschema.Draft202012Validator(board_schema())
     error = next(iter(sorted(validator.iter_errors(board), key=lambda e: list(e.path))), None)
     if error is not None:
@@ -334,77 +325,3 @@ def resolve_board(board: str, boards_dir: Path) -> Path:
         known = ", ".join(p.stem for p in sorted(Path(boards_dir).glob("*.json"))) or "none"
         raise ResultsError(f"no leaderboard {board!r} in {boards_dir}; boards there: {known}")
     return path
-
-
-def sibling_gap_board(board: dict[str, Any], board_path: Path) -> dict[str, Any] | None:
-    """The same-signer board for a leave-signer-out board (or vice versa), if published.
-
-    Only a sibling over the same dataset content counts, so the gap compares like with like.
-    """
-    pairs = {"leave-signer-out": "same-signer", "same-signer": "leave-signer-out"}
-    other = pairs.get(board["split"]["name"])
-    if other is None:
-        return None
-    path = board_path.with_name(board_path.name.replace(f"__{board['split']['name']}", f"__{other}", 1))
-    if not path.exists():
-        return None
-    try:
-        sib = read_board(path)
-    except ResultsError:
-        return None
-    if sib["dataset"]["content_hash"] != board["dataset"]["content_hash"]:
-        return None
-    return sib
-
-
-def list_boards(boards_dir: Path) -> list[dict[str, Any]]:
-    """One summary per board file; corrupt boards are listed with their error, not skipped."""
-    out = []
-    for path in sorted(Path(boards_dir).glob("*.json")):
-        try:
-            board = read_board(path)
-        except ResultsError as exc:
-            out.append({"board": path.stem, "error": str(exc)})
-            continue
-        main = main_shots(board)
-        leader = board["entries"][0] if board["entries"] else None
-        lead_m = leader["metrics"].get(f"S={main}") if leader else None
-        out.append({
-            "board": path.stem,
-            "dataset": board["dataset"]["name"],
-            "split": board["split"]["name"],
-            "entries": len(board["entries"]),
-            "main_shots": main,
-            "leader": leader["method"]["name"] if leader else None,
-            "leader_top1": lead_m["top1"] if lead_m else None,
-            "updated": board["updated"],
-        })
-    return out
-
-
-def show(board: str | None, boards_dir: Path, fmt: str, out_path: Path | None, console: Console) -> None:
-    """Print (or write) one board, or the list of boards when `board` is None."""
-    from fsbench.results import render
-
-    boards_dir = Path(boards_dir)
-    if out_path is not None:
-        output_file(out_path)  # before rendering: a bad --out fails fast
-    if board is None:
-        if not boards_dir.is_dir():
-            raise ResultsError(f"no leaderboards folder {boards_dir}; publish results with `fsbench publish`")
-        listing = list_boards(boards_dir)
-        text = render.listing(listing, fmt)
-    else:
-        path = resolve_board(board, boards_dir)
-        data = read_board(path)
-        rows = render.board_rows(data, sibling_gap_board(data, path))
-        text = render.render(data, rows, fmt)
-    if out_path is not None:
-        out_path = output_file(out_path)
-        write_text(out_path, text if isinstance(text, str) else render.to_text(text))
-        console.print(f"wrote {out_path}", markup=False, highlight=False)
-    elif isinstance(text, str):
-        console.file.write(text)  # raw: Markdown/JSON/HTML must reach pipes unwrapped
-        console.file.flush()
-    else:
-        console.print(text)

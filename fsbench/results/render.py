@@ -1,4 +1,5 @@
-"""Turning a leaderboard into rows, then into a rich table, Markdown, JSON or one HTML page.
+"""Showing leaderboards: a board into rows, then into a rich table, Markdown, JSON or one HTML page
+(`show`, behind `fsbench leaderboard`), and the list of boards.
 
 Ranking is by top-1 at the board's main S (`fsbench.evaluation.metrics.main_shots`). Two entries whose
 95 % CIs at that S overlap are not separated by this benchmark, and each row says with which
@@ -15,11 +16,16 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from fsbench.atomic import write_text
+from fsbench.errors import ResultsError
 from fsbench.evaluation.metrics import main_shots, shots_of, signer_gap
+from fsbench.names import output_file
 from fsbench.results.aggregate import legend, spread_text
+from fsbench.results.leaderboard import read_board, resolve_board
 
 TEMPLATE = Path(__file__).parent / "templates" / "board.html"
 #: characters Markdown (and GitHub's renderer) would read as syntax inside a table cell
@@ -266,3 +272,74 @@ def to_text(table: Table) -> str:
     console = Console(width=200, file=io.StringIO())
     console.print(table)
     return console.file.getvalue()
+
+
+def sibling_gap_board(board: dict[str, Any], board_path: Path) -> dict[str, Any] | None:
+    """The same-signer board for a leave-signer-out board (or vice versa), if published.
+
+    Only a sibling over the same dataset content counts, so the gap compares like with like.
+    """
+    pairs = {"leave-signer-out": "same-signer", "same-signer": "leave-signer-out"}
+    other = pairs.get(board["split"]["name"])
+    if other is None:
+        return None
+    path = board_path.with_name(board_path.name.replace(f"__{board['split']['name']}", f"__{other}", 1))
+    if not path.exists():
+        return None
+    try:
+        sib = read_board(path)
+    except ResultsError:
+        return None
+    if sib["dataset"]["content_hash"] != board["dataset"]["content_hash"]:
+        return None
+    return sib
+
+
+def list_boards(boards_dir: Path) -> list[dict[str, Any]]:
+    """One summary per board file; corrupt boards are listed with their error, not skipped."""
+    out = []
+    for path in sorted(Path(boards_dir).glob("*.json")):
+        try:
+            board = read_board(path)
+        except ResultsError as exc:
+            out.append({"board": path.stem, "error": str(exc)})
+            continue
+        main = main_shots(board)
+        leader = board["entries"][0] if board["entries"] else None
+        lead_m = leader["metrics"].get(f"S={main}") if leader else None
+        out.append({
+            "board": path.stem,
+            "dataset": board["dataset"]["name"],
+            "split": board["split"]["name"],
+            "entries": len(board["entries"]),
+            "main_shots": main,
+            "leader": leader["method"]["name"] if leader else None,
+            "leader_top1": lead_m["top1"] if lead_m else None,
+            "updated": board["updated"],
+        })
+    return out
+
+
+def show(board: str | None, boards_dir: Path, fmt: str, out_path: Path | None, console: Console) -> None:
+    """Print (or write) one board, or the list of boards when `board` is None."""
+    boards_dir = Path(boards_dir)
+    if out_path is not None:
+        output_file(out_path)  # before rendering: a bad --out fails fast
+    if board is None:
+        if not boards_dir.is_dir():
+            raise ResultsError(f"no leaderboards folder {boards_dir}; publish results with `fsbench publish`")
+        text = listing(list_boards(boards_dir), fmt)
+    else:
+        path = resolve_board(board, boards_dir)
+        data = read_board(path)
+        rows = board_rows(data, sibling_gap_board(data, path))
+        text = render(data, rows, fmt)
+    if out_path is not None:
+        out_path = output_file(out_path)
+        write_text(out_path, text if isinstance(text, str) else to_text(text))
+        console.print(f"wrote {out_path}", markup=False, highlight=False)
+    elif isinstance(text, str):
+        console.file.write(text)  # raw: Markdown/JSON/HTML must reach pipes unwrapped
+        console.file.flush()
+    else:
+        console.print(text)
