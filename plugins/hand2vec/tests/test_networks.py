@@ -89,3 +89,21 @@ def test_checkpoint_with_incompatible_config_is_one_line_error(tmp_path):
     assert "\n" not in msg and str(path) in msg and "delete it" in msg
     with pytest.raises(CheckpointError, match="does not fit"):
         load_checkpoint(path, PoseNet(), {"arch": "charnet"})
+
+
+def test_the_onnx_session_is_built_on_first_use_only(monkeypatch):
+    """A run whose features all come from the cache never exports a graph (issue 15)."""
+    pytest.importorskip("onnxruntime")
+    from fsbench_hand2vec import fast
+
+    exports = []
+    real = fast.to_onnx_bytes
+    monkeypatch.setattr(fast, "to_onnx_bytes", lambda *a, **k: exports.append(1) or real(*a, **k))
+    monkeypatch.setattr(fast, "_SESSIONS", {})
+    backbone = PoseNetBackbone()
+    encode = fast.fast_features(backbone)
+    assert exports == []
+    images = torch.rand(2, 3, 64, 64)
+    torch.testing.assert_close(encode(images), backbone.features(images), atol=1e-4, rtol=1e-4)
+    encode(images)
+    assert exports == [1]
