@@ -12,6 +12,7 @@ from fsbench.api import PoseBackbone
 from fsbench.evaluation.classifiers import SimilarityClassifier
 from fsbench.data.dataset import FsDataset
 from fsbench.errors import FsbenchError
+from fsbench.paths import cache_dir
 from fsbench.protocol.splits import LeaveSignerOut
 from fsbench.heads import method as head_method
 from fsbench_hand2vec import method as method_mod
@@ -109,6 +110,25 @@ def test_fit_is_cached_and_classifier_uses_learned_alpha_beta(tiny, spies):
     clf = m2.make_classifier()
     assert isinstance(clf, SimilarityClassifier) and clf.rule == "softmax"
     assert clf.alpha == pytest.approx(m2.head.alpha.item()) and clf.beta == pytest.approx(m2.head.beta.item())
+
+
+@pytest.mark.parametrize("backbone", ["posenet", "charnet"])
+def test_backbone_trains_once_then_loads_the_same_weights(tiny, spies, monkeypatch, backbone):
+    calls = []
+    real = getattr(method_mod, f"train_{backbone}")
+    monkeypatch.setattr(method_mod, f"train_{backbone}", lambda *a, **k: calls.append(1) or real(*a, **k))
+    train = tiny.view(np.flatnonzero(tiny.signers != "s1"))
+    config = {**TINY, "backbone": backbone}
+    first = Hand2Vec(config).fit_backbone(train, seed=1)
+    again = Hand2Vec(config).fit_backbone(train, seed=1)
+    assert calls == [1]  # the second fit loaded the cached net
+    assert first.net.state_dict().keys() == again.net.state_dict().keys()
+    assert all(torch.equal(a, again.net.state_dict()[k]) for k, a in first.net.state_dict().items())
+    (path,) = cache_dir("hand2vec").glob(f"backbone-{backbone}-*.pt")
+    path.write_bytes(b"truncated")
+    retrained = Hand2Vec(config).fit_backbone(train, seed=1)
+    assert calls == [1, 1]  # a corrupt cache file is retrained, not an error
+    assert retrained.fingerprint() == first.fingerprint()  # seeded: the same weights again
 
 
 def test_head_is_cached_per_config(tiny, spies, monkeypatch):

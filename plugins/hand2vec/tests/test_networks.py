@@ -9,9 +9,10 @@ import torch
 from torchvision.models.mobilenetv2 import InvertedResidual
 
 from fsbench import registry
+from fsbench.training.cache import save_model
 from fsbench_hand2vec.blocks import count_macs
 from fsbench_hand2vec.charnet import CharNet, CharNetBackbone
-from fsbench_hand2vec.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from fsbench_hand2vec.checkpoint import CheckpointError, load_checkpoint
 from fsbench_hand2vec.posenet import PoseNet, PoseNetBackbone, decode_heatmaps, gaussian_targets, heatmap_loss
 
 
@@ -80,8 +81,9 @@ def test_decode_heatmaps_argmax():
 
 
 def test_checkpoint_with_incompatible_config_is_one_line_error(tmp_path):
+    """A trained-model cache file loads as a user checkpoint, checked against its meta."""
     path = tmp_path / "net.pt"
-    save_checkpoint(path, CharNet(5), {"arch": "charnet", "num_classes": 5})
+    save_model(path, "any-key", CharNet(5), {"arch": "charnet", "num_classes": 5})
     load_checkpoint(path, CharNet(5), {"arch": "charnet", "num_classes": 5})
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(path, CharNet(7), {"arch": "charnet", "num_classes": 7})

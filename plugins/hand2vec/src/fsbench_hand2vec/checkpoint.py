@@ -1,4 +1,8 @@
-"""Saving trained backbones with the config that made them, and refusing mismatched loads."""
+"""Loading a user-supplied backbone checkpoint, refusing one saved for another config.
+
+Trained backbones are saved by `fsbench.training.cache.train_or_load` as {key, meta, state_dict};
+their meta (arch, num_classes) is checked like a {config, state_dict} file's config.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from fsbench.atomic import write_with
 from fsbench.errors import FsbenchError
 
 
 class CheckpointError(FsbenchError):
     """A checkpoint that does not match the config it is loaded with."""
-
-
-def save_checkpoint(path: Path, model: nn.Module, config: dict[str, Any]) -> None:
-    """Atomic write of {config, state_dict}."""
-    write_with(path, lambda fh: torch.save({"config": config, "state_dict": model.state_dict()}, fh))
 
 
 def load_checkpoint(path: Path, model: nn.Module, config: dict[str, Any]) -> nn.Module:
@@ -29,7 +27,7 @@ def load_checkpoint(path: Path, model: nn.Module, config: dict[str, Any]) -> nn.
         raise CheckpointError(f"checkpoint {path} does not exist; train it first or fix the path") from None
     except Exception as exc:  # corrupt or foreign file
         raise CheckpointError(f"checkpoint {path} is unreadable ({type(exc).__name__}); delete it and retrain") from None
-    saved = blob.get("config", {}) if isinstance(blob, dict) else {}
+    saved = (blob.get("config") or blob.get("meta") or {}) if isinstance(blob, dict) else {}
     diff = {k: (saved.get(k), v) for k, v in config.items() if saved.get(k) != v}
     if diff:
         desc = ", ".join(f"{k}: saved {a!r} vs asked {b!r}" for k, (a, b) in sorted(diff.items()))

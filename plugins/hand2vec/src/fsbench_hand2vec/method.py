@@ -5,8 +5,8 @@ fit(train, seed):
      `mediapipe-handnet`: MediaPipe's hand-landmark CNN, frozen as it was trained), or one trained
      here: the Fig 3.1 pose net for colour hand images (keypoints pseudo-labelled on the training
      view only — by MediaPipe Hands, or distilled from `mediapipe-handnet`'s keypoints) or the
-     Fig 3.7 character net for grayscale characters; trained ones are cached under
-     cache_dir("hand2vec") by (config, training-view fingerprint, seed);
+     Fig 3.7 character net for grayscale characters; trained ones go through fsbench's one
+     trained-model cache (`train_or_load`), keyed by (config, training-view fingerprint, seed);
   2. frozen features of the training view, cached by (backbone fingerprint, rows);
   3. a DualPathHead trained with the pairwise siamese loss on those features.
 embed(view) → unit embeddings; make_classifier() → the σ(β + α²·cos) rule with the learned α, β.
@@ -14,24 +14,24 @@ embed(view) → unit embeddings; make_classifier() → the σ(β + α²·cos) ru
 
 from __future__ import annotations
 
-import hashlib
-from typing import Any, ClassVar
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from fsbench import registry
-from fsbench.api import PoseBackbone, config_hash
+from fsbench.api import PoseBackbone
 from fsbench.data.dataset import DatasetView
 from fsbench.errors import FsbenchError
 from fsbench.features import backbone_features
 from fsbench.heads import DualPathHead
 from fsbench.heads.method import HeadMethod
-from fsbench.paths import cache_dir
 from fsbench.runtime import torch_threads
+from fsbench.training.cache import cache_key, model_path, train_or_load
 from fsbench_hand2vec.charnet import CharNet, CharNetBackbone
-from fsbench_hand2vec.checkpoint import load_checkpoint, save_checkpoint
 from fsbench_hand2vec.fast import embedding_module, fast_features
 from fsbench_hand2vec.posenet import PoseNet, PoseNetBackbone
 from fsbench_hand2vec.pseudolabel import pseudo_label, resolve_labeller
@@ -81,6 +81,19 @@ def balanced_subset(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
     picks = [rng.permutation(np.flatnonzero(labels == c))[: max(1, round(share * np.sum(labels == c)))]
              for c in np.unique(labels)]
     return np.sort(np.concatenate(picks))
+
+
+Net = TypeVar("Net", bound=torch.nn.Module)
+
+
+def seeded_train_or_load(path: Path, key: str, build: Callable[[dict[str, Any]], Net],
+                         train: Callable[[Net], None], meta: dict[str, Any], seed: int) -> Net:
+    """`train_or_load` with the global RNG seeded, so a (config, view, seed) always starts from the same
+    initial weights; "arch" in `meta` lets `load_checkpoint` take the cache file as a user checkpoint."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net, _ = train_or_load(path, key, build, train, meta)
+    return net
 
 
 class Hand2Vec(HeadMethod):
@@ -161,33 +174,26 @@ class Hand2Vec(HeadMethod):
             train = train.subset(balanced_subset(train.labels, limit, seed))
         # only backbone settings key the checkpoint: a new head, f or classifier reuses it
         bb_config = {k: v for k, v in self.config.items() if k.startswith("backbone") or k in BACKBONE_KEYS}
-        key = hashlib.sha256(f"{config_hash(bb_config)}|{train.fingerprint}|{seed}|{kind}".encode()).hexdigest()
-        path = cache_dir("hand2vec") / f"backbone-{kind}-{key[:24]}.pt"
+        key = cache_key(bb_config, train.fingerprint, int(seed), kind)
+        path = model_path("hand2vec", f"backbone-{kind}", key)
         cfg = sub_config(self.config, "backbone_")
         if kind == "charnet":
             labels = np.unique(train.labels, return_inverse=True)[1]
-            ckpt = {"arch": "charnet", "num_classes": int(labels.max()) + 1, "key": key}
-            net = CharNet(ckpt["num_classes"])
-            if path.exists():
-                load_checkpoint(path, net, ckpt)
-            else:
-                net = train_charnet(train.images(28, "L"), labels, cfg, seed)
-                save_checkpoint(path, net, ckpt)
+
+            def train_char(net: CharNet) -> None:
+                train_charnet(net, train.images(28, "L"), labels, cfg, seed)
+
+            meta = {"arch": "charnet", "num_classes": int(labels.max()) + 1}
+            net = seeded_train_or_load(path, key, lambda m: CharNet(m["num_classes"]), train_char, meta, seed)
             return CharNetBackbone(net)
-        ckpt = {"arch": "posenet", "key": key}
-        net = PoseNet()
-        if path.exists():
-            load_checkpoint(path, net, ckpt)
-        elif self.config["keypoint_source"] in (None, "none"):  # ablation / hand2vec-ft: no pose pretraining
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                net = PoseNet()
-            save_checkpoint(path, net, ckpt)
-        else:
-            labeller = resolve_labeller(self.config["keypoint_source"])
-            keypoints = pseudo_label(train, labeller, size=64)
-            net = train_posenet(train.images(64, "RGB"), keypoints, cfg, seed, self.config["min_confidence"])
-            save_checkpoint(path, net, ckpt)
+
+        def train_pose(net: PoseNet) -> None:
+            if self.config["keypoint_source"] in (None, "none"):  # ablation / hand2vec-ft: no pose pretraining
+                return
+            keypoints = pseudo_label(train, resolve_labeller(self.config["keypoint_source"]), size=64)
+            train_posenet(net, train.images(64, "RGB"), keypoints, cfg, seed, self.config["min_confidence"])
+
+        net = seeded_train_or_load(path, key, lambda m: PoseNet(), train_pose, {"arch": "posenet"}, seed)
         return PoseNetBackbone(net, pooling=self.config["pooling"])
 
     # -- features -----------------------------------------------------------------------

@@ -2,7 +2,9 @@
 (fsbench's one training loop, `fsbench.training.loop`, shared with the heads), augmentation, channels_last.
 
 `train_posenet` regresses Gaussian heatmaps (eqs 3.8–3.9) of (pseudo-)labelled keypoints;
-`train_charnet` is plain cross-entropy classification. Both are seeded and deterministic.
+`train_charnet` is plain cross-entropy classification. Both train the net they are given in place
+(its initial weights are the caller's: `fsbench.training.cache.train_or_load` builds it) and are
+seeded and deterministic.
 """
 
 from __future__ import annotations
@@ -33,12 +35,9 @@ def prepare_batch(images: np.ndarray, idx: Tensor, gray: bool, augment: bool, ge
     return x.contiguous(memory_format=torch.channels_last)
 
 
-def train_posenet(images: np.ndarray, keypoints: np.ndarray, cfg: dict[str, Any], seed: int,
+def train_posenet(net: PoseNet, images: np.ndarray, keypoints: np.ndarray, cfg: dict[str, Any], seed: int,
                   min_confidence: float = 0.3, radius: float = 2.0) -> PoseNet:
-    """Fit Fig 3.1 on uint8 (N, 64, 64, 3) images and (N, 21, 3) keypoints (x, y, confidence)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = PoseNet()
+    """Fit Fig 3.1 in place on uint8 (N, 64, 64, 3) images and (N, 21, 3) keypoints (x, y, confidence)."""
     kp = torch.from_numpy(keypoints).float()
     weights = (kp[..., 2] >= min_confidence).float()
     augment = {**BACKBONE_DEFAULTS, **cfg}["augment"]
@@ -52,12 +51,8 @@ def train_posenet(images: np.ndarray, keypoints: np.ndarray, cfg: dict[str, Any]
                     clip=5.0, prefix="backbone_")
 
 
-def train_charnet(images: np.ndarray, labels: np.ndarray, cfg: dict[str, Any], seed: int) -> CharNet:
-    """Fit Fig 3.7 on uint8 (N, 28, 28, 1) images with labels 0..C−1 by cross-entropy."""
-    num_classes = int(labels.max()) + 1
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = CharNet(num_classes)
+def train_charnet(net: CharNet, images: np.ndarray, labels: np.ndarray, cfg: dict[str, Any], seed: int) -> CharNet:
+    """Fit Fig 3.7 in place on uint8 (N, 28, 28, 1) images with labels 0..C−1 by cross-entropy."""
     y = torch.from_numpy(labels).long()
     augment = {**BACKBONE_DEFAULTS, **cfg}["augment"]
 
