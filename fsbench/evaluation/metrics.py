@@ -91,12 +91,21 @@ def episode_ci(correct: np.ndarray, counts: np.ndarray, seed: int, n_boot: int =
 
 
 def shot_key(shots: int) -> str:
+    """The key results files and boards store one S's metrics under: 4 → "S=4"."""
     return f"S={shots}"
+
+
+def shots_in(key: str) -> int:
+    """The S of one metrics key: "S=4" → 4; the inverse of `shot_key`."""
+    digits = key[2:]
+    if not (key.startswith("S=") and digits.isascii() and digits.isdigit()):
+        raise ValueError(f"{key!r} is not a shot key (expected 'S=<n>', e.g. 'S=4')")
+    return int(digits)
 
 
 def shots_of(metrics: dict[str, Any]) -> list[int]:
     """The S values a metrics mapping ({"S=1": ...}) holds, ascending."""
-    return sorted(int(k.removeprefix("S=")) for k in metrics)
+    return sorted(shots_in(k) for k in metrics)
 
 
 def accuracy_vs_shots(metrics: dict[str, Any], which: str = "top1") -> list[tuple[int, float, float, float]]:

@@ -26,7 +26,7 @@ from fsbench.errors import FsbenchError, ProtocolError
 from fsbench.evaluation.contract import (
     MethodError, check_classifier, check_embeddings, check_plan, check_request, check_valid_mask, plugin_step, who,
 )
-from fsbench.evaluation.metrics import Predictions, summarise
+from fsbench.evaluation.metrics import Predictions, shot_key, summarise
 from fsbench.progress import progress_bar
 from fsbench.results.document import provenance
 from fsbench.runtime import release_memory, torch_threads, tune_process
@@ -196,7 +196,7 @@ def _assemble(request, method, data, split_name, folds, plan, collected, seed) -
             fold=np.concatenate([np.full(len(t), folds[ep.fold].name) for ep, t, _, _ in items]),
             valid=np.concatenate([v for _, _, _, v in items]),
         )
-        metrics[f"S={shots}"] = summarise(pred, data.class_names, seed)
+        metrics[shot_key(shots)] = summarise(pred, data.class_names, seed)
         for ep, true, top2, _ in items:
             episode_rows.append({
                 "fold": folds[ep.fold].name,
@@ -236,8 +236,8 @@ def _assemble(request, method, data, split_name, folds, plan, collected, seed) -
             "cross_condition": request.cross_condition,
             "development": request.dev,
             "small_class_policy": SMALL_CLASS_POLICY,
-            "episodes_sha256": {f"S={s}": episodes_manifest(data, eps) for s, eps in plan.items()},
-            "capped_classes": {f"S={s}": int(sum(e.capped_classes for e in eps)) for s, eps in plan.items()},
+            "episodes_sha256": {shot_key(s): episodes_manifest(data, eps) for s, eps in plan.items()},
+            "capped_classes": {shot_key(s): int(sum(e.capped_classes for e in eps)) for s, eps in plan.items()},
         },
         "metrics": metrics,
         "episodes": episode_rows,

@@ -17,7 +17,9 @@ matplotlib.rcParams["text.parse_math"] = False  # names are data: "$\\frac{1}{$"
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fsbench.evaluation.metrics import accuracy_vs_shots, dense_confusion, episode_ci, shots_of  # noqa: E402
+from fsbench.evaluation.metrics import (  # noqa: E402
+    accuracy_vs_shots, dense_confusion, episode_ci, shot_key, shots_in, shots_of,
+)
 
 DPI = 110
 
@@ -75,7 +77,7 @@ def accuracy_vs_shots_png(results: dict[str, Any]) -> bytes:
 
 def per_signer_intervals(results: dict[str, Any], key: str, seed: int) -> dict[str, tuple[float, float, float]]:
     """signer → (top-1, ci_lo, ci_hi) at one S; CIs from the results, else bootstrapped from its episode rows."""
-    shots = int(key.removeprefix("S="))
+    shots = shots_in(key)
     out = {}
     for signer, m in results["metrics"][key]["per_signer"].items():
         if "top1_ci95" in m:
@@ -91,7 +93,7 @@ def per_signer_intervals(results: dict[str, Any], key: str, seed: int) -> dict[s
 
 def per_signer_png(results: dict[str, Any]) -> bytes:
     """Grouped bars: top-1 per test signer at every S, with 95 % CIs over that signer's episodes."""
-    keys = [f"S={s}" for s in shots_of(results["metrics"])]
+    keys = [shot_key(s) for s in shots_of(results["metrics"])]
     seed = int(results["protocol"]["seed"])
     data = {k: per_signer_intervals(results, k, seed) for k in keys}
     signers = sorted({s for d in data.values() for s in d})

@@ -14,7 +14,7 @@ from typing import Any
 from fsbench.api import EmbedsTensors
 from fsbench.atomic import write_bytes, write_text
 from fsbench.report.figures import accuracy_vs_shots_png, confusion_png, per_signer_png
-from fsbench.evaluation.metrics import shots_of
+from fsbench.evaluation.metrics import shot_key, shots_of
 from fsbench.results.document import read_results
 
 
@@ -38,15 +38,15 @@ def summary_markdown(results: dict[str, Any]) -> str:
         "| S | top-1 % [95 % CI] | top-2 % [95 % CI] | queries | episodes |",
         "|---|---|---|---|---|",
     ]
-    for k in (f"S={v}" for v in shots_of(results["metrics"])):
-        x = results["metrics"][k]
+    for s in shots_of(results["metrics"]):
+        x = results["metrics"][shot_key(s)]
         t1, t2 = x["top1"], x["top2"]
         lines.append(
-            f"| {k[2:]} | {100 * t1['mean']:.1f} [{100 * t1['ci95'][0]:.1f}–{100 * t1['ci95'][1]:.1f}] "
+            f"| {s} | {100 * t1['mean']:.1f} [{100 * t1['ci95'][0]:.1f}–{100 * t1['ci95'][1]:.1f}] "
             f"| {100 * t2['mean']:.1f} [{100 * t2['ci95'][0]:.1f}–{100 * t2['ci95'][1]:.1f}] "
             f"| {x['n_queries']} | {x['n_episodes']} |"
         )
-    for k in (f"S={v}" for v in shots_of(results["metrics"])):
+    for k in map(shot_key, shots_of(results["metrics"])):
         pairs = results["metrics"][k]["confused_pairs"]
         lines += ["", f"## Confused pairs at {k} (> 10 % of the true class's queries)", ""]
         if not pairs:
@@ -70,7 +70,7 @@ def make_report(results_path: Path, out_dir: Path, with_embeddings: bool = False
     ]
     for s in shots_of(results["metrics"]):
         title = f"{results['method']['name']} · {results['dataset']['name']} · {results['split']['name']} · S={s}"
-        written.append(_write(out_dir / f"confusion_S{s}.png", confusion_png(results["metrics"][f"S={s}"], names, title)))
+        written.append(_write(out_dir / f"confusion_S{s}.png", confusion_png(results["metrics"][shot_key(s)], names, title)))
     written.append(_write(out_dir / "summary.md", summary_markdown(results)))
     if with_embeddings:
         written += embedding_report(results, out_dir)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fsbench.errors import ResultsError
+from fsbench.evaluation.metrics import shots_in
 from fsbench.results.document import is_results_file, read_results
 from fsbench.results.integrity import summaries_from_rows
 
@@ -79,7 +80,7 @@ def over_seeds(entry: dict[str, Any], docs: list[dict[str, Any]], sources: list[
         "episodes_sha256": d["protocol"]["episodes_sha256"], "git_commit": d["fsbench"]["git_commit"],
         "wall_time_s": d["timings"]["total_s"],
     } for d in docs]
-    return {**entry, "metrics": dict(sorted(metrics.items(), key=lambda kv: int(kv[0][2:]))),
+    return {**entry, "metrics": dict(sorted(metrics.items(), key=lambda kv: shots_in(kv[0]))),
             "manifest": manifest, "seeds": seeds}
 
 

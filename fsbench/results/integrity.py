@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from fsbench.errors import ResultsError
-from fsbench.evaluation.metrics import bootstrap_ci
+from fsbench.evaluation.metrics import bootstrap_ci, shot_key, shots_in
 
 #: two numbers this close are the same number (the recomputation is exact; JSON round-trips)
 TOLERANCE = 1e-9
@@ -80,7 +80,7 @@ def summaries_from_rows(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for shots, rows in sorted(by_shots.items()):
         t1, episode, signer, fold = _hits(rows, "top1_correct")
         t2 = _hits(rows, "top2_correct")[0]
-        out[f"S={shots}"] = {
+        out[shot_key(shots)] = {
             "n_queries": int(len(t1)),
             "n_episodes": int(len(np.unique(episode))),
             "top1": {"mean": _acc(t1), "ci95": list(bootstrap_ci(t1, episode, signer, seed))},
@@ -142,8 +142,8 @@ def check_rows(results: dict[str, Any], source: str) -> None:
                 f"{source}: episodes/{i} claims {r['top1_correct']} top-1 and {r['top2_correct']} top-2 hits "
                 f"of {r['n_query']} queries; re-create it with `fsbench run`"
             )
-    shots = {f"S={s}" for s in proto["shots"]}
-    have = {f"S={r['shots']}" for r in rows}
+    shots = {shot_key(s) for s in proto["shots"]}
+    have = {shot_key(r["shots"]) for r in rows}
     if set(results["metrics"]) != shots or have != shots:
         raise ResultsError(
             f"{source}: protocol.shots {sorted(shots)}, metrics {sorted(results['metrics'])} and episode rows "
@@ -151,7 +151,7 @@ def check_rows(results: dict[str, Any], source: str) -> None:
         )
     groups = sum(1 if f["kind"] == "unseen-class" else len(f["test_signers"]) for f in results["split"]["folds"])
     for key in sorted(shots):
-        s = int(key[2:])
+        s = shots_in(key)
         per_group = 1 if s == 0 and proto["ways"] is None else proto["episodes"]
         n_rows = sum(1 for r in rows if r["shots"] == s)
         if n_rows != groups * per_group:
@@ -230,7 +230,7 @@ def _card(name: str):
 def check_replacement(old: dict[str, Any], new: dict[str, Any], source: str) -> None:
     """An entry may only be replaced by one with at least its episodes and every S it had."""
     old_eps, new_eps = old["manifest"].get("episodes", 0), new["manifest"]["episodes"]
-    lost = sorted(set(old["metrics"]) - set(new["metrics"]), key=lambda k: int(k[2:]))
+    lost = sorted(set(old["metrics"]) - set(new["metrics"]), key=shots_in)
     if new_eps < old_eps or lost:
         what = []
         if new_eps < old_eps:

@@ -25,7 +25,7 @@ from filelock import FileLock, Timeout
 
 from fsbench.atomic import write_text
 from fsbench.errors import ResultsError
-from fsbench.evaluation.metrics import main_shots
+from fsbench.evaluation.metrics import main_shots, shot_key, shots_in
 from fsbench.names import inside, safe_name
 from fsbench.results import integrity
 from fsbench.results.aggregate import over_seeds
@@ -103,7 +103,7 @@ def make_entry(results: dict[str, Any]) -> dict[str, Any]:
             # outside weights are named on the board: what they are and what they were trained on
             **({"pretrained": m["pretrained"]} if m.get("pretrained") else {}),
         },
-        "metrics": dict(sorted(metrics.items(), key=lambda kv: int(kv[0][2:]))),
+        "metrics": dict(sorted(metrics.items(), key=lambda kv: shots_in(kv[0]))),
         "manifest": {
             "dataset_revision": results["dataset"]["revision"],
             "dataset_content_hash": results["dataset"]["content_hash"],
@@ -286,7 +286,7 @@ def board_lock(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
 
 
 def _sort_key(entry: dict[str, Any], main: int | None) -> tuple:
-    m = entry["metrics"].get(f"S={main}")
+    m = entry["metrics"].get(shot_key(main))
     if m is None:
         return (1, 0.0, entry["method"]["name"])
     return (0, -m["top1"]["mean"], entry["method"]["name"])

@@ -22,7 +22,7 @@ from rich.text import Text
 
 from fsbench.atomic import write_text
 from fsbench.errors import ResultsError
-from fsbench.evaluation.metrics import main_shots, shots_of, signer_gap
+from fsbench.evaluation.metrics import main_shots, shot_key, shots_of, signer_gap
 from fsbench.names import output_file
 from fsbench.results.aggregate import legend, spread_text
 from fsbench.results.leaderboard import read_board, resolve_board
@@ -41,7 +41,7 @@ def _overlap(a: list[float], b: list[float]) -> bool:
 def board_rows(board: dict[str, Any], sibling: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Ranked rows with main-S metric, CI overlaps and (if a sibling board exists) the signer gap."""
     main = main_shots(board)
-    key = f"S={main}"
+    key = shot_key(main)
     rows = []
     for rank, e in enumerate(board["entries"], start=1):
         m = e["metrics"].get(key)
@@ -92,7 +92,7 @@ def pct(mean_ci: dict[str, Any] | None) -> str:
 def _gap_text(row: dict[str, Any]) -> str:
     if not row["gap"]:
         return "–"
-    g = row["gap"].get(f"S={row['main_shots']}")
+    g = row["gap"].get(shot_key(row["main_shots"]))
     return "–" if g is None else f"{100 * g:+.1f}"
 
 
@@ -116,7 +116,7 @@ def _cells(board: dict[str, Any], rows: list[dict[str, Any]], gap: bool) -> tupl
     body = []
     for r in rows:
         cells = [str(r["rank"]), r["method"], r["config_hash"][:8], r["pretrained"] or "–"]
-        cells += [pct(r["per_shots"].get(f"S={s}", {}).get("top1")) for s in shots]
+        cells += [pct(r["per_shots"].get(shot_key(s), {}).get("top1")) for s in shots]
         cells += [pct(r["top2"]), ("≈ " + ", ".join(f"#{k}" for k in r["overlaps"])) if r["overlaps"] else ""]
         if gap:
             cells.append(_gap_text(r))
@@ -155,7 +155,7 @@ def rich_table(board: dict[str, Any], rows: list[dict[str, Any]]) -> Table:
     two = lambda mc: pct(mc).replace(" [", "\n", 1).rstrip("]")  # noqa: E731
     for r in rows:
         cells = [str(r["rank"]), r["method"] + ("†" if r["git_dirty"] else ""), r["config_hash"][:6]]
-        cells += [two(r["per_shots"].get(f"S={s}", {}).get("top1")) for s in shots]
+        cells += [two(r["per_shots"].get(shot_key(s), {}).get("top1")) for s in shots]
         cells += [two(r["top2"]), ",".join(f"#{k}" for k in r["overlaps"])]
         if gap:
             cells.append(_gap_text(r))
@@ -195,10 +195,10 @@ def html_page(board: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     sort_values = []
     for r in rows:
         vals = [r["rank"], r["method"], r["config_hash"][:8], r["pretrained"] or ""]
-        vals += [r["per_shots"].get(f"S={s}", {}).get("top1", {}).get("mean", -1) for s in board_shots(board)]
+        vals += [r["per_shots"].get(shot_key(s), {}).get("top1", {}).get("mean", -1) for s in board_shots(board)]
         vals += [r["top2"]["mean"] if r["top2"] else -1, len(r["overlaps"])]
         if gap:
-            g = (r["gap"] or {}).get(f"S={r['main_shots']}")
+            g = (r["gap"] or {}).get(shot_key(r["main_shots"]))
             vals.append(-1e9 if g is None else g)
         vals += [r["git_commit"][:8], r["date"]]
         sort_values.append(vals)
@@ -306,7 +306,7 @@ def list_boards(boards_dir: Path) -> list[dict[str, Any]]:
             continue
         main = main_shots(board)
         leader = board["entries"][0] if board["entries"] else None
-        lead_m = leader["metrics"].get(f"S={main}") if leader else None
+        lead_m = leader["metrics"].get(shot_key(main)) if leader else None
         out.append({
             "board": path.stem,
             "dataset": board["dataset"]["name"],

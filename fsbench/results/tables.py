@@ -6,6 +6,8 @@ from typing import Any
 
 from rich.table import Table
 
+from fsbench.evaluation.metrics import shots_in
+
 
 def pct(mean_ci: dict[str, Any]) -> str:
     """'93.1 [91.8–94.2]' from {'mean': .931, 'ci95': [.918, .942]}."""
@@ -26,7 +28,7 @@ def results_table(results: dict[str, Any]) -> Table:
         for signer in signers:
             table.add_column(f"signer {signer}", justify="right")
     for key, metric in results["metrics"].items():
-        row = [key.removeprefix("S="), pct(metric["top1"]), pct(metric["top2"]), str(metric["n_queries"])]
+        row = [str(shots_in(key)), pct(metric["top1"]), pct(metric["top2"]), str(metric["n_queries"])]
         if show_signers:
             row += [f"{100 * metric['per_signer'][x]['top1']:.1f}" for x in signers]
         table.add_row(*row)
@@ -35,7 +37,7 @@ def results_table(results: dict[str, Any]) -> Table:
 
 def comparison_table(all_results: list[dict[str, Any]], title: str) -> Table:
     """Methods × S top-1 with CIs: the demo's closing table."""
-    keys = sorted({k for r in all_results for k in r["metrics"]}, key=lambda k: int(k[2:]))
+    keys = sorted({k for r in all_results for k in r["metrics"]}, key=shots_in)
     table = Table(title=title)
     table.add_column("method")
     for key in keys:

@@ -16,6 +16,8 @@ import json
 import math
 import re
 
+from fsbench.evaluation.metrics import shots_of
+
 HEADER = """\
 # The sweep behind {boards}/{name}.json, written by `fsbench publish`: one [[run]] per entry
 # (method, its full config, shots, episodes, seeds). Regenerate the board with
@@ -50,7 +52,7 @@ def run_of(entry: dict[str, Any]) -> dict[str, Any]:
     return {
         "method": entry["method"]["name"],
         "seeds": list(entry.get("seeds") or [entry["manifest"]["seed"]]),
-        "shots": sorted(int(key.removeprefix("S=")) for key in entry["metrics"]),
+        "shots": shots_of(entry["metrics"]),
         "episodes": entry["manifest"]["episodes"],
         "config": {k: v for k, v in entry["method"]["config"].items() if v is not None},
     }
