@@ -107,7 +107,8 @@ def _differences(given: Any, want: Any, where: str) -> Iterator[str]:
             yield where
             return
         for k, v in want.items():
-            yield from _differences(given.get(k), v, f"{where}/{k}")
+            # keys are the file's own signer / fold names: escaped, so the error stays one line
+            yield from _differences(given.get(k), v, f"{where}/{str(k).encode('unicode_escape').decode()}")
     elif isinstance(want, list):
         if not isinstance(given, list) or len(given) != len(want):
             yield where
