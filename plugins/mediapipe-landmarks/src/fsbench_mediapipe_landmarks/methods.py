@@ -102,7 +102,8 @@ class MediaPipeLandmarks(HeadMethod, _LandmarkMethod):
         # `fsbench run --dev` (training signers only), see docs/mediapipe-landmarks.md.
         "features": 32,  # f, the embedding size
         "classifier": "max",  # max | mean | softmax (eqs 3.24–3.26)
-        "head_epochs": 30, "head_warmup_epochs": 2, "head_batch_size": 256,
+        # 480: where top-1 at S=4 stops rising on the `--dev` curve (docs/mediapipe-landmarks.md)
+        "head_epochs": 480, "head_warmup_epochs": 2, "head_batch_size": 256,
         "head_lr_max": 0.003, "head_lr_min": 1e-4, "head_dropout": 0.1, "head_widths": [79, 95],
         "beta_weight": 0.25,
         "threads": 1,  # torch threads while training the tiny head (pool wake-ups dominate otherwise)
