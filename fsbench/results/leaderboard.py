@@ -252,7 +252,9 @@ def withdraw(spec: str, boards_dir: Path) -> dict[str, Any]:
     path, _, entry = find_entry(spec, boards_dir)
     with board_lock(path):
         board = read_board(path)  # re-read under the lock: another publish may have landed
-        board["entries"] = [e for e in board["entries"] if e != entry]
+        if entry not in board["entries"]:
+            raise ResultsError(f"{spec}: the entry changed while withdrawing it (a publish landed); run it again")
+        board["entries"].remove(entry)
         write_board(path, board)
     return entry
 
