@@ -42,8 +42,9 @@ from fsbench_hand2vec.trainers import train_charnet, train_posenet
 TRAINED = ("posenet", "charnet")
 #: the backbone "auto" picks for colour hand images, selected with `fsbench run --dev` on
 #: Massey's training signers between the three pose nets (docs/hand2vec.md)
-DEMO_BACKBONE = "imagenet-efficientnet-lite0"
 AUTO_BACKBONE = "mediapipe-handnet"
+#: the demo's backbone (Omniglot: characters, where ImageNet features beat the hand net)
+DEMO_BACKBONE = "imagenet-efficientnet-lite0"
 #: config keys besides backbone_* that change the trained backbone
 BACKBONE_KEYS = ("keypoint_source", "min_confidence")
 #: CPU budgets per backbone, where the config says "auto" (docs/hand2vec.md). The pose net's is
