@@ -232,7 +232,8 @@ def test_sigint_then_rerun_computes_only_the_missing_cells(local_reference, tiny
 
 def test_a_sweep_folder_publishes_one_entry_per_run_pooled_over_seeds(local_reference, tmp_path, capsys):
     from fsbench.results.aggregate import entries_of
-    from fsbench.results.leaderboard import publish, read_board, show
+    from fsbench.results.leaderboard import publish, read_board
+    from fsbench.results.render import show
     from rich.console import Console
 
     cells, _ = local_reference
