@@ -54,11 +54,18 @@ def train_or_load(
     build: Callable[[dict[str, Any]], nn.Module],
     train: Callable[[nn.Module], dict[str, Any] | None],
     meta: dict[str, Any] | None = None,
+    seed: int | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """(model, meta): loaded from `path` when it holds `key`, else `build(meta)` then `train(model)`.
 
-    `train` may return extra meta to save beside the weights (e.g. a learned temperature).
+    `train` may return extra meta to save beside the weights (e.g. a learned temperature). With
+    `seed`, building and training draw from torch's generator seeded by it (the caller's is left
+    as it was), so a (config, view, seed) always starts from the same initial weights.
     """
+    if seed is not None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return train_or_load(path, key, build, train, meta)
     blob = load_model(path, key)
     if blob is not None:
         model = build(blob["meta"])

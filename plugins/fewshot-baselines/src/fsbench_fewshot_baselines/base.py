@@ -215,9 +215,8 @@ class TrainedMethod(Method):
             trained.append(True)
             return ckpt.final
 
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)  # the same initial weights for a (config, view, seed)
-            self.net, self.meta = train_or_load(self.cache_path, key, self.build, train_fn, meta)
+        # seeded: the same initial weights for a (config, view, seed)
+        self.net, self.meta = train_or_load(self.cache_path, key, self.build, train_fn, meta, seed=seed)
         self.net.eval()
         self.trainings.append({"train_seconds": self.meta.get("train_seconds"), "cached": not trained})
 

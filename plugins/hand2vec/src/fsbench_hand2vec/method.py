@@ -14,9 +14,7 @@ embed(view) → unit embeddings; make_classifier() → the σ(β + α²·cos) ru
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -83,19 +81,6 @@ def balanced_subset(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
     picks = [rng.permutation(np.flatnonzero(labels == c))[: max(1, round(share * np.sum(labels == c)))]
              for c in np.unique(labels)]
     return np.sort(np.concatenate(picks))
-
-
-Net = TypeVar("Net", bound=torch.nn.Module)
-
-
-def seeded_train_or_load(path: Path, key: str, build: Callable[[dict[str, Any]], Net],
-                         train: Callable[[Net], None], meta: dict[str, Any], seed: int) -> Net:
-    """`train_or_load` with the global RNG seeded, so a (config, view, seed) always starts from the same
-    initial weights; "arch" in `meta` lets `load_checkpoint` take the cache file as a user checkpoint."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net, _ = train_or_load(path, key, build, train, meta)
-    return net
 
 
 class Hand2Vec(HeadMethod):
@@ -182,6 +167,8 @@ class Hand2Vec(HeadMethod):
         key = cache_key(bb_config, train.fingerprint, int(seed), kind)
         path = model_path("hand2vec", f"backbone-{kind}", key)
         cfg = sub_config(self.config, "backbone_")
+        # seeded: the same initial weights for a (config, view, seed); "arch" in the saved meta lets
+        # `load_checkpoint` take a cache file as a user checkpoint (posenet's checkpoint=, evaluate_pose)
         if kind == "charnet":
             labels = np.unique(train.labels, return_inverse=True)[1]
 
@@ -189,7 +176,7 @@ class Hand2Vec(HeadMethod):
                 train_charnet(net, train.images(28, "L"), labels, cfg, seed)
 
             meta = {"arch": "charnet", "num_classes": int(labels.max()) + 1}
-            net = seeded_train_or_load(path, key, lambda m: CharNet(m["num_classes"]), train_char, meta, seed)
+            net, _ = train_or_load(path, key, lambda m: CharNet(m["num_classes"]), train_char, meta, seed=seed)
             return CharNetBackbone(net)
 
         def train_pose(net: PoseNet) -> None:
@@ -198,7 +185,7 @@ class Hand2Vec(HeadMethod):
             keypoints = pseudo_label(train, resolve_labeller(self.config["keypoint_source"]), size=64)
             train_posenet(net, train.images(64, "RGB"), keypoints, cfg, seed, self.config["min_confidence"])
 
-        net = seeded_train_or_load(path, key, lambda m: PoseNet(), train_pose, {"arch": "posenet"}, seed)
+        net, _ = train_or_load(path, key, lambda m: PoseNet(), train_pose, {"arch": "posenet"}, seed=seed)
         return PoseNetBackbone(net, pooling=self.config["pooling"])
 
     # -- features -----------------------------------------------------------------------
