@@ -22,6 +22,7 @@ from typing import Any
 from rich.console import Console
 
 from fsbench import registry
+from fsbench.evaluation.metrics import shot_key
 from fsbench.results.document import write_results
 from fsbench.results.tables import comparison_table, results_table
 
@@ -86,7 +87,7 @@ def run_demo(methods: list[str] | None = None, episodes: int = 20, out_dir: Path
     all_results = [done[n] for n in names]
     console.print(comparison_table(all_results, "fsbench demo · Omniglot unseen alphabets · 20-way"))
     page = write_board(all_results, out_dir / BOARD_HTML)
-    best = max(all_results, key=lambda r: r["metrics"]["S=5"]["top1"]["mean"])["method"]["name"]
+    best = max(all_results, key=lambda r: r["metrics"][shot_key(5)]["top1"]["mean"])["method"]["name"]
     console.print(f"\nopen {page.resolve()}  (the demo's board: sortable, with accuracy-vs-S)", soft_wrap=True)
     console.print("next: figures for the best demo method, the same protocol at full budgets, your own images:")
     for command in (f"fsbench report {out_dir}/{best}.json --out {out_dir}/report",

@@ -9,12 +9,10 @@ like the hand-written ones in docs/sweeps.md; tests read every file back with `t
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
-
-import json
-import math
-import re
 
 from fsbench.evaluation.metrics import shots_of
 
@@ -68,13 +66,12 @@ def key_of(key: str) -> str:
 
 
 def value_of(value: Any) -> str:
-    """One TOML value. JSON's strings, integers, finite floats and booleans are TOML's too."""
+    """One TOML value. JSON's strings, integers, finite floats and booleans are TOML's too (a board
+    holds no NaN or infinity: `read_board` and `publish` refuse them)."""
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{key_of(k)} = {value_of(v)}" for k, v in value.items()) + " }" if value else "{}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(value_of(v) for v in value) + "]"
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, (str, int, float, bool)):
         return json.dumps(value)
     raise TypeError(f"a board config value {value!r} has no TOML form")
