@@ -7,6 +7,10 @@ the re-run is the same request; its dataset content, split and episode hashes mu
 manifest's, and each re-run top-1 is reported against the entry's 95 % CI. Entries are
 re-verifiable whenever the dataset is at hand: boards keep no per-episode rows, so older
 entries published before `publish` recomputed numbers are checked this way, not on load.
+
+A whole board is checked the same way against the folder `fsbench sweep <boards>/sweeps/B.toml
+--out DIR` filled (`verify_runs`): each entry's cells are found in DIR by the sweep's own cell
+identity, so a regenerated board is compared entry by entry without running anything twice.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fsbench.errors import FsbenchError, ResultsError
-from fsbench.results.leaderboard import find_entry
+from fsbench.results.leaderboard import find_entry, make_entry, read_board, resolve_board
 
 
 class NotReproduced(FsbenchError):
@@ -32,10 +36,7 @@ class Verification:
     config_hash: str
     rows: list[dict[str, Any]] = field(default_factory=list)  # per S: claimed, re-run, Δ, inside CI
     mismatches: list[str] = field(default_factory=list)  # manifest hashes that differ
-
-    @property
-    def ok(self) -> bool:
-        return not self.mismatches and all(r["inside_ci"] for r in self.rows)
+    missing: str = ""  # with --runs: the results file the sweep has not written yet
 
 
 def request_for(board: dict[str, Any], entry: dict[str, Any], dataset: str | None = None):
@@ -55,20 +56,20 @@ def request_for(board: dict[str, Any], entry: dict[str, Any], dataset: str | Non
     )
 
 
-def compare(board: dict[str, Any], entry: dict[str, Any], results: dict[str, Any]) -> Verification:
-    """The re-run `results` against the entry: manifest hashes, then each S's top-1 against its CI."""
-    man = entry["manifest"]
+def compare(board: dict[str, Any], entry: dict[str, Any], rerun: dict[str, Any]) -> Verification:
+    """The entry made from a re-run (`make_entry`, pooled over seeds where the entry is) against the
+    board's `entry`: manifest hashes, then each S's top-1 against the entry's CI."""
+    man, new = entry["manifest"], rerun["manifest"]
     out = Verification(board["name"], entry["method"]["name"], entry["method"]["config_hash"])
     pairs = [
-        ("dataset content hash", man["dataset_content_hash"], results["dataset"]["content_hash"]),
-        ("split manifest", man["split_manifest_sha256"], results["split"]["manifest_sha256"]),
-        ("config hash", entry["method"]["config_hash"], results["method"]["config_hash"]),
+        ("dataset content hash", man["dataset_content_hash"], new["dataset_content_hash"]),
+        ("split manifest", man["split_manifest_sha256"], new["split_manifest_sha256"]),
+        ("config hash", entry["method"]["config_hash"], rerun["method"]["config_hash"]),
     ]
-    pairs += [(f"episode set {k}", v, results["protocol"]["episodes_sha256"].get(k))
-              for k, v in man["episodes_sha256"].items()]
+    pairs += [(f"episode set {k}", v, new["episodes_sha256"].get(k)) for k, v in man["episodes_sha256"].items()]
     out.mismatches = [f"{what} {have[:12]}… ≠ {got[:12] if got else 'none'}…" for what, have, got in pairs if have != got]
     for key, claimed in entry["metrics"].items():
-        got = results["metrics"][key]["top1"]["mean"]
+        got = rerun["metrics"][key]["top1"]["mean"]
         lo, hi = claimed["top1"]["ci95"]
         out.rows.append({
             "shots": key, "claimed": claimed["top1"]["mean"], "ci95": [lo, hi], "rerun": got,
@@ -82,14 +83,57 @@ def verify_entry(spec: str, boards_dir: Path, dataset: str | None = None) -> Ver
     from fsbench.evaluation.runner import run
 
     _, board, entry = find_entry(spec, boards_dir)
-    return compare(board, entry, run(request_for(board, entry, dataset)))
+    return compare(board, entry, make_entry(run(request_for(board, entry, dataset))))
 
 
-def check(v: Verification) -> None:
-    """One line saying why an entry does not reproduce (exit code 1)."""
-    if v.ok:
-        return
+def verify_runs(target: str, boards_dir: Path, runs: Path, dataset: str | None = None) -> list[Verification]:
+    """One entry (`BOARD/METHOD[@HASH]`, `BOARD#RANK`) or every entry of a board (`BOARD`) against
+    the results files a sweep wrote to `runs`; an entry whose cells are not there is a mismatch."""
+    from fsbench.results.aggregate import over_seeds
+    from fsbench.results.document import read_results
+    from fsbench.sweep.from_board import entry_cells
+
+    if "/" in target or "#" in target:
+        _, board, entry = find_entry(target, boards_dir)
+        entries = [entry]
+    else:
+        board = read_board(resolve_board(target, boards_dir))
+        entries = board["entries"]
+    found = []
+    for entry in entries:
+        cells = entry_cells(board, entry, Path(runs), dataset)
+        missing = [c.path.name for c in cells if not c.path.is_file()]
+        if missing:
+            found.append(Verification(board["name"], entry["method"]["name"], entry["method"]["config_hash"],
+                                      missing=missing[0]))
+            continue
+        docs = [read_results(c.path) for c in cells]
+        rerun = make_entry(docs[0])
+        if len(docs) > 1:
+            rerun = over_seeds(rerun, docs, [str(c.path) for c in cells])
+        found.append(compare(board, entry, rerun))
+    return found
+
+
+def reason(v: Verification) -> str:
+    """Why `v` does not reproduce ('' when it does)."""
+    if v.missing:
+        return "not run"
     outside = [r["shots"] for r in v.rows if not r["inside_ci"]]
     parts = ([f"manifest differs ({'; '.join(v.mismatches[:2])})"] if v.mismatches else []) + (
         [f"re-run top-1 outside the entry's 95 % CI at {', '.join(outside)}"] if outside else [])
-    raise NotReproduced(f"{v.method}@{v.config_hash[:8]} on {v.board} does not reproduce: {'; '.join(parts)}")
+    return "; ".join(parts)
+
+
+def check(found: list[Verification]) -> None:
+    """One line naming every entry that does not reproduce, and why (exit code 1)."""
+    failed = [(v, why) for v in found if (why := reason(v))]
+    if not failed:
+        return
+    if len(found) == 1 and not failed[0][0].missing:
+        v, why = failed[0]
+        raise NotReproduced(f"{v.method}@{v.config_hash[:8]} on {v.board} does not reproduce: {why}")
+    parts = [f"{v.method}@{v.config_hash[:8]} ({why})" for v, why in failed if not v.missing]
+    if not_run := [f"{v.method}@{v.config_hash[:8]}" for v, _ in failed if v.missing]:
+        parts.append(f"not run yet: {', '.join(not_run)} (finish the board's sweep into the --runs folder)")
+    raise NotReproduced(f"{len(failed)} of {len(found)} entries on {found[0].board} are not reproduced: " + "; ".join(parts))

@@ -56,6 +56,20 @@ def run_of(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def entry_cells(board: dict[str, Any], entry: dict[str, Any], out_dir: Path, dataset: str | None = None) -> list:
+    """The cells (one per seed) of `entry`'s `[[run]]`, named as `fsbench sweep --out out_dir` names
+    them: where a sweep of the board's file left the results that regenerate this entry."""
+    from fsbench.sweep.cells import identify
+    from fsbench.sweep.spec import CellSpec
+
+    run, proto = run_of(entry), board["protocol"]
+    specs = [CellSpec(method=run["method"], dataset=dataset or board["dataset"]["name"], split=board["split"]["name"],
+                      seed=seed, shots=tuple(run["shots"]), episodes=run["episodes"], ways=proto.get("ways") or None,
+                      cross_condition=bool(proto.get("cross_condition")), config=run["config"])
+             for seed in run["seeds"]]
+    return identify(specs, out_dir)
+
+
 def assignments(table: dict[str, Any]) -> list[str]:
     """`key = value` lines of a table of scalars, lists and inline tables."""
     return [f"{key_of(k)} = {value_of(v)}" for k, v in table.items()]
