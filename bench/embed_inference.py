@@ -113,7 +113,7 @@ def variants(module: torch.nn.Module, calib: torch.Tensor, quick: bool, tmp: Pat
 def accuracy(method, data, fold, emb: torch.Tensor, shots: int, episodes: int) -> float:
     eps = sample_episodes(data, [fold], EpisodeSpec(shots, episodes, 0))
     rows = fastpath.classify_fold(method.make_classifier(), eps, fold.test, data.labels, emb, np.ones(len(fold.test), bool))
-    return float(np.mean(np.concatenate([p[:, 0] == t for _, t, p, _ in rows])))
+    return float(np.mean(np.concatenate([o.top2[:, 0] == o.true for o in rows])))
 
 
 def main() -> None:

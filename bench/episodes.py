@@ -6,7 +6,7 @@ Real folds and episodes — Massey leave-signer-out (36-way, every other image o
 signer a query: ~800 queries) and Omniglot unseen-class 20-way (~380 queries) at S = 1 and
 5 — with synthetic unit embeddings with class structure (f = 10, as hand2vec's): the
 classifier cost does not depend on what produced the embeddings. Every path runs in this
-process through the evaluator's own `_classify_fold`, with one thread as the evaluator runs
+process through the evaluator's own `classify_fold`, with one thread as the evaluator runs
 it: the per-episode loop (baseline), the batched path in torch alone (FSBENCH_NUMBA=0) and
 with the numba kernel (the default when numba is installed); their top-2 predictions must be
 identical. "similarities/s" counts query × support pairs, the work the max rule cannot skip.
@@ -37,7 +37,7 @@ from fsbench.protocol.episodes import sample_episodes  # noqa: E402
 
 
 class _Method:
-    """Just what `_classify_fold` asks of a method."""
+    """Just what `classify_fold` asks of a method."""
 
     support_source = "test-signer"
 
@@ -58,17 +58,15 @@ def _embeddings(labels: np.ndarray, signers: np.ndarray, f: int = 10) -> torch.T
 
 
 def _run(method, data, fold, f_i, plan, emb, path: str) -> tuple[float, dict]:
-    test_emb, valid = emb[fold.test], np.ones(len(fold.test), bool)
-    collected = {s: [] for s in plan}
+    embedded = evaluate.FoldEmbeddings(fold, f_i, emb[fold.test], np.ones(len(fold.test), bool))
     original = fastpath.batchable
     if path == "loop":
         fastpath.batchable = lambda clf: False
     os.environ["FSBENCH_NUMBA"] = "1" if path == "numba" else "0"
     try:
         with torch_threads(1):
-            t = common.timeit(lambda: evaluate._classify_fold(method, data, fold, f_i, plan, {s: [] for s in plan},
-                                                              test_emb, valid, None, None), repeats=3)
-            evaluate._classify_fold(method, data, fold, f_i, plan, collected, test_emb, valid, None, None)
+            t = common.timeit(lambda: evaluate.classify_fold(method, data, embedded, plan), repeats=3)
+            collected = evaluate.classify_fold(method, data, embedded, plan)
     finally:
         fastpath.batchable = original
         os.environ.pop("FSBENCH_NUMBA")
@@ -106,8 +104,8 @@ def main() -> None:
                     else:
                         t_fast, fast = _run(method, data, fold, 0, {shots: eps}, emb, path)
                         eps_s, got = len(eps) / t_fast, fast[shots]
-                        same = all(np.array_equal(a[2], b[2]) for a, b in zip(slow[shots], got[:n_loop]))
-                    acc = np.mean(np.concatenate([(p[:, 0] == t) for _, t, p, _ in got]))
+                        same = all(np.array_equal(a.top2, b.top2) for a, b in zip(slow[shots], got[:n_loop]))
+                    acc = np.mean(np.concatenate([(o.top2[:, 0] == o.true) for o in got]))
                     rows.append({
                         "episodes": case, "path": label, "S": shots, "classifier": clf,
                         "queries/episode": n_query, "episodes/s": round(eps_s, 1),

@@ -90,8 +90,8 @@ def test_row_scores_match_the_classifier(gram, own_rows):
         clf = make()
         rows = torch.arange(12, 50) if own_rows else torch.arange(50)
         want = clf.fit(emb[s], torch.from_numpy(lab)).scores(emb[rows])
-        got = fastpath.row_scores(clf, emb, emb @ emb.T if gram else None, grid, occupied,
-                                  rows[None] if own_rows else None)[0].T
+        sc = fastpath.Scoring(emb, emb @ emb.T if gram else None, grid, occupied, rows[None] if own_rows else None)
+        got = fastpath.row_scores(clf, sc)[0].T
         torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
 
 

@@ -14,6 +14,8 @@ changes `scores` is never silently replaced); every other classifier keeps the l
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -23,12 +25,34 @@ from torch.nn import functional as F
 from fsbench.evaluation import kernels
 from fsbench.api import LowShotClassifier
 from fsbench.evaluation.classifiers import PrototypeClassifier, SimilarityClassifier
+from fsbench.evaluation.metrics import Outcome
 
 #: elements of the largest (episodes × rows × classes) score tensor built at once (~16 MB fp32)
 CHUNK_ELEMENTS = 4_000_000
 #: test views up to this many rows share one emb·embᵀ (256 MB at the limit); larger ones
 #: compute each support row's dots on demand
 GRAM_MAX_ROWS = 8192
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """What a chunk of episodes is scored from: the fold's embeddings and the chunk's support grid."""
+
+    emb: Tensor  # (N, f) the test view's embeddings
+    dots: Tensor | None  # emb·embᵀ (row r = support r against every row), or None: dots on demand
+    grid: np.ndarray  # (E, C, S_max) support rows per class slot (`support_grid`)
+    occupied: np.ndarray  # (E, C, S_max) which slots hold a real support row
+    cols: Tensor | None = None  # (E, R) the rows each episode scores, or None: every row of emb
+
+
+class EpisodeRows(NamedTuple):
+    """Ragged episodes as row positions into the embeddings, and where each one's queries start
+    in the flat (all queries, k) answer."""
+
+    supports: Sequence[np.ndarray]
+    labels: Sequence[np.ndarray]
+    queries: Sequence[np.ndarray]
+    starts: np.ndarray
 
 
 def batchable(clf: LowShotClassifier) -> bool:
@@ -116,20 +140,16 @@ def support_grid(
     return grid, occupied.reshape(grid.shape), classes
 
 
-def row_scores(
-    clf: LowShotClassifier, emb: Tensor, dots: Tensor | None, grid: np.ndarray, occupied: np.ndarray,
-    cols: Tensor | None = None,
-) -> Tensor:
+def row_scores(clf: LowShotClassifier, sc: Scoring) -> Tensor:
     """(E, C, R): what `clf.fit(episode support).scores(rows)` gives, transposed.
 
-    The scored rows are every row of `emb` (cols None) or, per episode, the rows `cols` (E, R).
-    `dots` is emb·embᵀ (row r = support r against every row), used when every row is scored,
-    or None to compute dots on demand.
+    The scored rows are every row of `sc.emb` (cols None) or, per episode, the rows `sc.cols`.
     Sums run slot by slot in support order, as the classifiers' own sums do.
     """
-    e, c, s_max = grid.shape
-    occ = torch.from_numpy(occupied)
-    g = torch.from_numpy(grid)
+    emb, dots, cols = sc.emb, sc.dots, sc.cols
+    e, c, s_max = sc.grid.shape
+    occ = torch.from_numpy(sc.occupied)
+    g = torch.from_numpy(sc.grid)
     if type(clf) is PrototypeClassifier:
         protos = emb[g[:, :, 0]]  # (E, C, f)
         for s in range(1, s_max):
@@ -188,7 +208,7 @@ def predict_topk_flat(
     flat = np.full((starts[-1], k), -1, np.int64)
     live = np.flatnonzero((np.fromiter((len(x) for x in supports), np.int64, len(supports)) > 0) & (q_lens > 0))
     if len(live):
-        _predict_live(clf, emb.float().contiguous(), supports, support_labels, queries, k, live, flat, starts)
+        _predict_live(clf, emb.float().contiguous(), EpisodeRows(supports, support_labels, queries, starts), live, k, flat)
     return flat, starts
 
 
@@ -204,12 +224,14 @@ def flatten(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return flat, np.concatenate([[0], np.cumsum(lens)])
 
 
-def _predict_live(clf, emb, supports, support_labels, queries, k, live, flat, starts) -> None:
+def _predict_live(clf: LowShotClassifier, emb: Tensor, eps: EpisodeRows, live: np.ndarray, k: int,
+                  flat: np.ndarray) -> None:
     """Fill `flat` (all episodes' queries × k) for the episodes in `live`, a chunk at a time."""
+    starts, queries = eps.starts, eps.queries
     q_lens = starts[1:] - starts[:-1]
     own_queries = q_lens[live].mean() < 0.5 * len(emb)
     dots = emb @ emb.T if len(emb) <= GRAM_MAX_ROWS and not own_queries else None
-    grid, occupied, classes = support_grid([supports[i] for i in live], [support_labels[i] for i in live])
+    grid, occupied, classes = support_grid([eps.supports[i] for i in live], [eps.labels[i] for i in live])
     n_cls = (classes >= 0).sum(axis=1)
     # topk breaks exact ties (a saturated σ gives many) by position in the row, so a padded
     # class column would change the winner: each chunk holds episodes with one class count
@@ -231,11 +253,11 @@ def _predict_live(clf, emb, supports, support_labels, queries, k, live, flat, st
             # each query's column in its episode's scores: its own slot, or its row of the test view
             scored = qq if own_queries else np.concatenate([queries[i] for i in ids])
             cols = torch.from_numpy(pad([queries[i] for i in ids], 0)[0]) if own_queries else None
-            args = (clf, emb, dots, grid[rows, :c], occupied[rows, :c], cols)
+            sc = Scoring(emb, dots, grid[rows, :c], occupied[rows, :c], cols)
             if use_kernel:
-                top = kernel_topk(*args, jj, scored, kk)
+                top = kernel_topk(clf, sc, jj, scored, kk)
             else:
-                top = topk_classes(row_scores(*args).contiguous(), kk).numpy()[jj, scored]
+                top = topk_classes(row_scores(clf, sc).contiguous(), kk).numpy()[jj, scored]
             labels = np.take(classes[rows, :c].ravel(), jj[:, None] * c + top)
             if (np.diff(ids) == 1).all():  # consecutive episodes fill one slice of `flat`
                 flat[starts[ids[0]] : starts[ids[-1] + 1], : top.shape[1]] = labels
@@ -252,15 +274,13 @@ def is_max_rule(clf: LowShotClassifier) -> bool:
     return type(clf) is SimilarityClassifier and clf.rule == "max"
 
 
-def kernel_topk(
-    clf: LowShotClassifier, emb: Tensor, dots: Tensor | None, grid: np.ndarray, occupied: np.ndarray,
-    cols: Tensor | None, episode: np.ndarray, scored: np.ndarray, k: int,
-) -> np.ndarray:
+def kernel_topk(clf: LowShotClassifier, sc: Scoring, episode: np.ndarray, scored: np.ndarray, k: int) -> np.ndarray:
     """(N, k) top-k class positions of N queries (`episode`, `scored` column): `kernels.top2`, exactly.
 
     The max rule is fused: its scores are read straight from emb·embᵀ (or one bmm of support
     rows against the episode's own queries) and never built; other rules build `row_scores`.
     """
+    emb, dots, grid, cols = sc.emb, sc.dots, sc.grid, sc.cols
     e, c, s_max = grid.shape
     if is_max_rule(clf) and (cols is not None or dots is not None):
         if cols is None:  # every row scored: a support's scores are its row of emb·embᵀ
@@ -271,7 +291,7 @@ def kernel_topk(
         scale, shift = clf.alpha**2, clf.beta
         exact = lambda en, rn: shift + scale * src[torch.from_numpy(g)[en], rn[:, None, None]].amax(dim=2)  # noqa: E731
     else:
-        scores = row_scores(clf, emb, dots, grid, occupied, cols).contiguous()
+        scores = row_scores(clf, sc).contiguous()
         src, g, scale, shift = scores.view(e * c, -1), np.arange(e * c).reshape(e, c, 1), 1.0, 0.0
         exact = lambda en, rn: scores[en, :, rn]  # noqa: E731
     col_starts = np.searchsorted(episode, np.arange(e + 1))
@@ -320,8 +340,8 @@ def classify_fold(
     test_emb: Tensor,
     test_valid: np.ndarray,
     k: int = 2,
-) -> list[tuple]:
-    """The evaluator's (episode, true labels, top-k, valid queries) rows for test-signer support.
+) -> list[Outcome]:
+    """The evaluator's outcome of every episode (test-signer support), batched.
 
     Same contract as the evaluator's per-episode loop: every episode row is in `fold_test`, whose
     order is `test_emb`'s; invalid rows are neither support nor scored queries.
@@ -340,7 +360,7 @@ def classify_fold(
     else:
         topk = np.full((len(q_all), k), -1, np.int64)
         topk[q_ok] = flat
-    return list(zip(episodes, pieces(labels[q_all], q_starts), pieces(topk, q_starts), pieces(q_ok, q_starts)))
+    return list(map(Outcome, episodes, pieces(labels[q_all], q_starts), pieces(topk, q_starts), pieces(q_ok, q_starts)))
 
 
 def kept_starts(keep: np.ndarray, starts: np.ndarray) -> np.ndarray:

@@ -11,6 +11,16 @@ from typing import Any
 import numpy as np
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """One classified episode: what its metrics and its row in the results are made of."""
+
+    episode: Any  # fsbench.api.Episode
+    true: np.ndarray  # (q,) int, the queries' labels
+    top2: np.ndarray  # (q, 2) int, -1 where no prediction
+    valid: np.ndarray  # (q,) bool, False where the method could not embed the query
+
+
 @dataclass
 class Predictions:
     """Every query of every episode at one S: true label, top-2 predictions, and grouping keys."""
@@ -21,6 +31,18 @@ class Predictions:
     signer: np.ndarray  # (Q,) str, test signer ("all" for class-disjoint folds)
     fold: np.ndarray  # (Q,) str
     valid: np.ndarray  # (Q,) bool, False where the method could not embed the query
+
+    @classmethod
+    def of(cls, outcomes: list[Outcome], fold_names: list[str]) -> Predictions:
+        """Every query of `outcomes` (one S), numbered by episode in the order given."""
+        return cls(
+            true=np.concatenate([o.true for o in outcomes]),
+            top2=np.concatenate([o.top2 for o in outcomes]),
+            episode=np.concatenate([np.full(len(o.true), i) for i, o in enumerate(outcomes)]),
+            signer=np.concatenate([np.full(len(o.true), o.episode.signer or "all") for o in outcomes]),
+            fold=np.concatenate([np.full(len(o.true), fold_names[o.episode.fold]) for o in outcomes]),
+            valid=np.concatenate([o.valid for o in outcomes]),
+        )
 
     @property
     def top1_hit(self) -> np.ndarray:

@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import resource
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -26,13 +26,17 @@ from fsbench.errors import FsbenchError, ProtocolError
 from fsbench.evaluation.contract import (
     MethodError, check_classifier, check_embeddings, check_plan, check_request, check_valid_mask, plugin_step, who,
 )
-from fsbench.evaluation.metrics import Predictions, shot_key, summarise
+from fsbench.evaluation.metrics import Outcome, Predictions, shot_key, summarise
 from fsbench.progress import progress_bar
 from fsbench.results.document import provenance
 from fsbench.runtime import release_memory, torch_threads, tune_process
 from fsbench.api import Episode, EpisodeSpec, Fold
 from fsbench.protocol.episodes import SMALL_CLASS_POLICY, episodes_manifest, sample_episodes
 from fsbench.protocol.splits import split_manifest
+
+
+#: the episodes of a run, per S (every fold's, each naming its fold)
+Plan = dict[int, list[Episode]]
 
 
 @dataclass
@@ -87,11 +91,12 @@ def run(request: RunRequest, data: FsDataset | None = None) -> dict[str, Any]:
     }
     check_plan(plan, data, folds)  # before any training: S larger than every class is refused
     timings = {"fit_s": 0.0, "embed_s": 0.0, "evaluate_s": 0.0}
-    collected: dict[int, list[tuple[Episode, np.ndarray, np.ndarray, np.ndarray]]] = {s: [] for s in plan}
+    collected: dict[int, list[Outcome]] = {s: [] for s in plan}
     with progress_bar() as bar:
         task = bar.add_task(f"{method.name} on {data.name}/{split.name}", total=len(folds))
         for f_i, fold in enumerate(folds):
-            _run_fold(method, data, fold, f_i, plan, collected, timings, request.seed)
+            for shots, outcomes in _run_fold(method, data, fold, f_i, plan, timings, request.seed).items():
+                collected[shots].extend(outcomes)
             release_memory()
             bar.advance(task)
     results = _assemble(request, method, data, split.name, folds, plan, collected, request.seed)
@@ -120,61 +125,75 @@ def _embed(method: Method, view: DatasetView) -> tuple[torch.Tensor, np.ndarray]
     return emb, valid
 
 
-def _run_fold(method, data, fold: Fold, f_i, plan, collected, timings, seed) -> None:
+@dataclass(frozen=True)
+class FoldEmbeddings:
+    """One fold's embeddings, computed once and shared by every episode drawn from it."""
+
+    fold: Fold
+    index: int  # the fold's position in the split, as `Episode.fold` names it
+    test: torch.Tensor  # (len(fold.test), f), in fold.test's (sorted) order
+    test_valid: np.ndarray  # (len(fold.test),) bool: rows the method could embed
+    train: torch.Tensor | None = None  # training rows of the test classes (S = 0, train-signer support)
+    train_labels: np.ndarray | None = None
+
+
+def _run_fold(method: Method, data: FsDataset, fold: Fold, f_i: int, plan: Plan,
+              timings: dict[str, float], seed: int) -> dict[int, list[Outcome]]:
     t0 = time.perf_counter()
     with plugin_step(method, "fit"):
         method.fit(data.view(fold.train), seed)
     release_memory()  # training's activations: freed, but resident until trimmed (fsbench.runtime)
     t1 = time.perf_counter()
     test_emb, test_valid = _embed(method, data.view(fold.test))
-    train_emb = train_lab = None
+    emb = FoldEmbeddings(fold, f_i, test_emb, test_valid)
     if 0 in plan or method.support_source == "test-signer+train":
         train_rows = fold.train[np.isin(data.labels[fold.train], fold.test_classes)]
         train_emb, train_valid = _embed(method, data.view(train_rows))
-        train_emb, train_lab = train_emb[train_valid], data.labels[train_rows][train_valid]
+        emb = replace(emb, train=train_emb[train_valid], train_labels=data.labels[train_rows][train_valid])
     t2 = time.perf_counter()
     with torch_threads(1):  # episodes are small memory-bound ops: 2 threads measured 0.6–0.9× of 1
-        _classify_fold(method, data, fold, f_i, plan, collected, test_emb, test_valid, train_emb, train_lab)
+        outcomes = classify_fold(method, data, emb, plan)
     timings["fit_s"] += t1 - t0
     timings["embed_s"] += t2 - t1
     timings["evaluate_s"] += time.perf_counter() - t2
+    return outcomes
 
 
-def _classify_fold(method, data, fold, f_i, plan, collected, test_emb, test_valid, train_emb, train_lab):
-    # fold.test is sorted, so a dataset row's position in test_emb is a binary search away
+def classify_fold(method: Method, data: FsDataset, emb: FoldEmbeddings, plan: Plan) -> dict[int, list[Outcome]]:
+    """Every episode of `plan` drawn from `emb`'s fold, per S: batched where the classifier allows."""
     batched = fastpath.batchable(_classifier(method))
+    outcomes = {}
     for shots, episodes in plan.items():
+        fold_eps = [e for e in episodes if e.fold == emb.index]
         if batched and shots > 0 and method.support_source == "test-signer":  # identical, 1.3–3× faster
-            fold_eps = [e for e in episodes if e.fold == f_i]
-            collected[shots].extend(fastpath.classify_fold(
-                _classifier(method), fold_eps, fold.test, data.labels, test_emb, test_valid))
-            continue
-        _classify_loop(method, data, fold, f_i, shots, episodes, collected, test_emb, test_valid,
-                       train_emb, train_lab)
+            outcomes[shots] = fastpath.classify_fold(
+                _classifier(method), fold_eps, emb.fold.test, data.labels, emb.test, emb.test_valid)
+        else:
+            outcomes[shots] = [_classify_episode(method, data, emb, ep) for ep in fold_eps]
+    return outcomes
 
 
-def _classify_loop(method, data, fold, f_i, shots, episodes, collected, test_emb, test_valid, train_emb, train_lab):
+def _classify_episode(method: Method, data: FsDataset, emb: FoldEmbeddings, ep: Episode) -> Outcome:
     """The reference path: a fresh classifier per episode (S = 0, train-signer support, custom rules)."""
-    for ep in (e for e in episodes if e.fold == f_i):
-        s_pos = np.searchsorted(fold.test, ep.support)
-        q_pos = np.searchsorted(fold.test, ep.query)
-        s_keep = s_pos[test_valid[s_pos]]
-        support, labels = test_emb[s_keep], data.labels[fold.test[s_keep]]
-        if shots == 0 or method.support_source == "test-signer+train":
-            keep = np.isin(train_lab, ep.classes)
-            support = torch.cat([support, train_emb[keep]])
-            labels = np.concatenate([labels, train_lab[keep]])
-        top2 = np.full((len(q_pos), 2), -1, np.int64)
-        q_ok = test_valid[q_pos]
-        if len(support) and q_ok.any():
-            with plugin_step(method, "its classifier"):
-                clf = _classifier(method).fit(support, torch.from_numpy(labels))
-                pred = np.asarray(clf.predict_topk(test_emb[q_pos[q_ok]], 2))
-            if pred.ndim != 2 or len(pred) != int(q_ok.sum()) or not 1 <= pred.shape[1] <= 2:
-                raise MethodError(f"{who(method)}: its classifier's predict_topk returned shape {pred.shape}, "
-                                  f"not ({int(q_ok.sum())}, 2)")
-            top2[q_ok, : pred.shape[1]] = pred
-        collected[shots].append((ep, data.labels[ep.query], top2, q_ok))
+    test = emb.fold.test
+    s_pos, q_pos = np.searchsorted(test, ep.support), np.searchsorted(test, ep.query)  # test is sorted
+    s_keep = s_pos[emb.test_valid[s_pos]]
+    support, labels = emb.test[s_keep], data.labels[test[s_keep]]
+    if ep.shots == 0 or method.support_source == "test-signer+train":
+        keep = np.isin(emb.train_labels, ep.classes)
+        support = torch.cat([support, emb.train[keep]])
+        labels = np.concatenate([labels, emb.train_labels[keep]])
+    top2 = np.full((len(q_pos), 2), -1, np.int64)
+    q_ok = emb.test_valid[q_pos]
+    if len(support) and q_ok.any():
+        with plugin_step(method, "its classifier"):
+            clf = _classifier(method).fit(support, torch.from_numpy(labels))
+            pred = np.asarray(clf.predict_topk(emb.test[q_pos[q_ok]], 2))
+        if pred.ndim != 2 or len(pred) != int(q_ok.sum()) or not 1 <= pred.shape[1] <= 2:
+            raise MethodError(f"{who(method)}: its classifier's predict_topk returned shape {pred.shape}, "
+                              f"not ({int(q_ok.sum())}, 2)")
+        top2[q_ok, : pred.shape[1]] = pred
+    return Outcome(ep, data.labels[ep.query], top2, q_ok)
 
 
 def _classifier(method: Method):
@@ -188,16 +207,10 @@ def _assemble(request, method, data, split_name, folds, plan, collected, seed) -
     for shots, items in collected.items():
         if not items:
             raise ProtocolError(f"no episodes could be drawn at S={shots}")
-        pred = Predictions(
-            true=np.concatenate([t for _, t, _, _ in items]),
-            top2=np.concatenate([p for _, _, p, _ in items]),
-            episode=np.concatenate([np.full(len(t), i) for i, (_, t, _, _) in enumerate(items)]),
-            signer=np.concatenate([np.full(len(t), ep.signer or "all") for ep, t, _, _ in items]),
-            fold=np.concatenate([np.full(len(t), folds[ep.fold].name) for ep, t, _, _ in items]),
-            valid=np.concatenate([v for _, _, _, v in items]),
-        )
+        pred = Predictions.of(items, [f.name for f in folds])
         metrics[shot_key(shots)] = summarise(pred, data.class_names, seed)
-        for ep, true, top2, _ in items:
+        for o in items:
+            ep, true, top2 = o.episode, o.true, o.top2
             episode_rows.append({
                 "fold": folds[ep.fold].name,
                 "signer": ep.signer or "all",
