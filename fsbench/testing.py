@@ -72,6 +72,39 @@ def write_tiny(out: Path, per_cell: int = 4) -> Path:
     return out
 
 
+def real_omniglot(alphabet: str, n_chars: int, drawers: int, per_signer: int) -> "FsDataset":
+    """A few real characters of one alphabet from the Omniglot zip inside fsbench: the first
+    `n_chars` of `alphabet`, drawers 1..`drawers`, `per_signer` consecutive drawers as one
+    "signer". Real strokes for tests that must learn something, in a fraction of a second."""
+    import hashlib
+    import zipfile
+
+    import datasets
+
+    from fsbench.data.dataset import FsDataset
+    from fsbench.paths import embedded
+
+    with zipfile.ZipFile(embedded("omniglot") / "images_background_small1.zip") as z:
+        names = sorted(n for n in z.namelist() if n.endswith(".png") and f"/{alphabet}/" in n)
+        chars = sorted({n.split("/")[2] for n in names})[:n_chars]
+        rows: dict[str, list] = {"id": [], "image": [], "label": [], "signer": []}
+        h = hashlib.sha256()
+        for n in names:
+            char, drawer = n.split("/")[2], int(n.rsplit("_", 1)[1][:2])
+            if char in chars and drawer <= drawers:
+                data = z.read(n)
+                h.update(data)
+                rows["id"].append(n.rsplit("/", 1)[1][:-4])
+                rows["image"].append({"bytes": data, "path": None})
+                rows["label"].append(chars.index(char))
+                rows["signer"].append(f"s{(drawer - 1) // per_signer}")
+    features = datasets.Features({
+        "id": datasets.Value("string"), "image": datasets.Image(),
+        "label": datasets.Value("int64"), "signer": datasets.Value("string"),
+    })
+    return FsDataset("tiny-omniglot", datasets.Dataset.from_dict(rows, features=features), chars, h.hexdigest())
+
+
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
     return write_tiny(tmp_path_factory.mktemp("tiny") / "tiny")

@@ -105,28 +105,27 @@ def _target(filename: object) -> str:
     return str(path.with_name(m["target"])) if m else str(path)
 
 
+_DISK_FULL = "disk full at {path}: free space or set FSBENCH_HOME to a larger disk"
+#: errno → the one line (with the path) for the OS errors users cause or meet
+OS_ERRORS = {
+    errno.ENOSPC: _DISK_FULL, errno.EDQUOT: _DISK_FULL, errno.EFBIG: _DISK_FULL,
+    errno.EROFS: "{path} is on a read-only file system; write somewhere else",
+    errno.EACCES: "permission denied: {path}; choose another path or fix its permissions",
+    errno.EPERM: "permission denied: {path}; choose another path or fix its permissions",
+    errno.EISDIR: "{path} is a folder, not a file; give a file path",
+    errno.EEXIST: "{path} already exists and is in the way; move it or choose another path",
+    errno.ENOTDIR: "{path}: a part of this path is a file, not a folder; choose another path",
+    errno.ENOENT: "no such file or folder: {path}",
+    errno.ENAMETOOLONG: "path too long: {path:.120}…; choose a shorter path",
+    errno.EMFILE: "too many open files; raise the limit with `ulimit -n`",
+}
+
+
 def os_error(exc: OSError) -> str:
     """One line naming the path and the fix for the OS errors users cause or meet."""
     path = _target(exc.filename)
-    code = exc.errno
-    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        return f"disk full at {path}: free space or set FSBENCH_HOME to a larger disk"
-    if code == errno.EROFS:
-        return f"{path} is on a read-only file system; write somewhere else"
-    if code in (errno.EACCES, errno.EPERM):
-        return f"permission denied: {path}; choose another path or fix its permissions"
-    if code == errno.EISDIR:
-        return f"{path} is a folder, not a file; give a file path"
-    if code == errno.EEXIST:
-        return f"{path} already exists and is in the way; move it or choose another path"
-    if code == errno.ENOTDIR:
-        return f"{path}: a part of this path is a file, not a folder; choose another path"
-    if code == errno.ENOENT:
-        return f"no such file or folder: {path}"
-    if code == errno.ENAMETOOLONG:
-        return f"path too long: {path[:120]}…; choose a shorter path"
-    if code == errno.EMFILE:
-        return "too many open files; raise the limit with `ulimit -n`"
+    if exc.errno in OS_ERRORS:
+        return OS_ERRORS[exc.errno].format(path=path)
     return f"{exc.strerror or type(exc).__name__} at {path}"
 
 

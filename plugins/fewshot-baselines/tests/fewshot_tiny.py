@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import zipfile
-
-import datasets
-
 from fsbench.data.dataset import FsDataset
-from fsbench.paths import embedded
+from fsbench.testing import real_omniglot
 
 # one thread: two OpenMP threads on a busy 2-core machine spin against each other (3-7x slower)
 TINY = {
@@ -19,26 +14,5 @@ TINY_CLS = {"backbone": "conv4", "width": 8, "size": 28, "mode": "L", "epochs": 
 
 
 def tiny_omniglot() -> FsDataset:
-    zpath = embedded("omniglot") / "images_background_small1.zip"
-    with zipfile.ZipFile(zpath) as z:
-        names = sorted(n for n in z.namelist() if n.endswith(".png") and "/Balinese/" in n)
-        chars = sorted({n.split("/")[2] for n in names})[:8]
-        rows = {"id": [], "image": [], "label": [], "signer": []}
-        h = hashlib.sha256()
-        for n in names:
-            char = n.split("/")[2]
-            if char not in chars:
-                continue
-            drawer = int(n.rsplit("_", 1)[1][:2])
-            data = z.read(n)
-            h.update(data)
-            rows["id"].append(n.rsplit("/", 1)[1][:-4])
-            rows["image"].append({"bytes": data, "path": None})
-            rows["label"].append(chars.index(char))
-            rows["signer"].append(f"s{(drawer - 1) // 5}")
-    features = datasets.Features({
-        "id": datasets.Value("string"), "image": datasets.Image(),
-        "label": datasets.Value("int64"), "signer": datasets.Value("string"),
-    })
-    hf = datasets.Dataset.from_dict(rows, features=features)
-    return FsDataset("tiny-omniglot", hf, chars, h.hexdigest())
+    """8 real Balinese characters × 20 drawers, five drawers to a "signer" (160 images)."""
+    return real_omniglot("Balinese", n_chars=8, drawers=20, per_signer=5)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import zipfile
-
-import datasets
 import pytest
 import torch
 from torch import Tensor
@@ -15,7 +11,8 @@ from fsbench.api import PoseBackbone
 from fsbench.data.dataset import FsDataset
 from fsbench.errors import FsbenchError
 from fsbench.features import backbone_features
-from fsbench.paths import cache_dir, embedded
+from fsbench.paths import cache_dir
+from fsbench.testing import real_omniglot
 from fsbench_pretrained.frozen import FrozenPrototypes
 
 
@@ -47,25 +44,7 @@ def private_home(tmp_path, monkeypatch):
 def omniglot() -> FsDataset:
     """5 real Balinese characters × 8 drawers (the Omniglot zip inside fsbench), drawers in
     pairs as 4 "signers": 40 images, small enough for a 224-px ImageNet net on 2 cores."""
-    with zipfile.ZipFile(embedded("omniglot") / "images_background_small1.zip") as z:
-        names = sorted(n for n in z.namelist() if n.endswith(".png") and "/Balinese/" in n)
-        chars = sorted({n.split("/")[2] for n in names})[:5]
-        rows: dict[str, list] = {"id": [], "image": [], "label": [], "signer": []}
-        h = hashlib.sha256()
-        for n in names:
-            char, drawer = n.split("/")[2], int(n.rsplit("_", 1)[1][:2])
-            if char in chars and drawer <= 8:
-                data = z.read(n)
-                h.update(data)
-                rows["id"].append(n.rsplit("/", 1)[1][:-4])
-                rows["image"].append({"bytes": data, "path": None})
-                rows["label"].append(chars.index(char))
-                rows["signer"].append(f"s{(drawer - 1) // 2}")
-    features = datasets.Features({
-        "id": datasets.Value("string"), "image": datasets.Image(),
-        "label": datasets.Value("int64"), "signer": datasets.Value("string"),
-    })
-    return FsDataset("tiny-omniglot", datasets.Dataset.from_dict(rows, features=features), chars, h.hexdigest())
+    return real_omniglot("Balinese", n_chars=5, drawers=8, per_signer=2)
 
 
 def test_features_come_in_view_order_and_a_second_call_loads_them(omniglot):
