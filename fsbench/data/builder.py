@@ -78,6 +78,15 @@ class DatasetBuilder(ABC):
             f"{self.card.raw_layout}"
         )
 
+    def folder_root(self, raw: Path, nested: str, expected: set[str], what: str) -> Path:
+        """`raw`, or `raw/nested` where the archive unpacks into it, holding at least one of the
+        `expected` subfolders; else the layout error naming `what` is missing."""
+        root = raw / nested if (raw / nested).is_dir() else raw
+        found = {p.name for p in root.iterdir() if p.is_dir()} if root.is_dir() else set()
+        if not found & expected:
+            raise self.layout_error(raw, f"no {what} found")
+        return root
+
     def corrupt(self, report: PrepareReport, path: str, reason: str, strict: bool) -> None:
         """Record an unreadable file; with strict=True abort instead (nothing is written)."""
         if strict:

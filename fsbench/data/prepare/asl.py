@@ -88,11 +88,7 @@ class ASL(DatasetBuilder):
         return {"depth": datasets.Image()} if self.with_depth else {}
 
     def check_layout(self, raw: Path) -> Path:
-        root = raw / "dataset5" if (raw / "dataset5").is_dir() else raw
-        found = {p.name for p in root.iterdir() if p.is_dir()} if root.is_dir() else set()
-        if not found & set(SIGNERS):
-            raise self.layout_error(raw, "no signer folders A-E found")
-        return root
+        return self.folder_root(raw, "dataset5", set(SIGNERS), "signer folders A-E")
 
     def rows(self, root: Path, report: PrepareReport, strict: bool) -> Iterator[Row]:
         files = sorted(p for p in root.glob("*/*/*") if p.is_file())

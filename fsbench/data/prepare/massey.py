@@ -53,11 +53,7 @@ class Massey(DatasetBuilder):
     card: ClassVar[DatasetCard] = CARD
 
     def check_layout(self, raw: Path) -> Path:
-        root = raw / "asl_dataset" if (raw / "asl_dataset").is_dir() else raw
-        subdirs = {p.name for p in root.iterdir() if p.is_dir()} if root.is_dir() else set()
-        if not subdirs & set(CLASSES):
-            raise self.layout_error(raw, "no <class> folders 0-9/a-z found")
-        return root
+        return self.folder_root(raw, "asl_dataset", set(CLASSES), "<class> folders 0-9/a-z")
 
     def rows(self, root: Path, report: PrepareReport, strict: bool) -> Iterator[Row]:
         files = []
