@@ -29,8 +29,8 @@ from fsbench.errors import FsbenchError
 from fsbench.runtime import torch_threads
 from fsbench.training.cache import cache_key, load_model, model_path, save_model, train_or_load
 
-from .backbones import BACKBONES, RegisteredNet, registered_backbone
-from .checkpoints import Checkpoints
+from fsbench_fewshot_baselines.backbones import BACKBONES, RegisteredNet, registered_backbone
+from fsbench_fewshot_baselines.checkpoints import Checkpoints
 
 GRAYSCALE_PIL_MODES = {"1", "L", "LA", "I", "I;16", "F", "P"}
 

@@ -17,10 +17,10 @@ from torch.nn import functional as F
 from fsbench.errors import FsbenchError
 from fsbench.progress import progress_bar
 
-from .backbones import build_backbone, feature_dim
-from .base import COMMON_CONFIG, COMMON_TRAIN_KEYS, Input, TrainedMethod, as_float
-from .checkpoints import Checkpoints
-from .sampling import random_affine, rotate_classes, rotation_on
+from fsbench_fewshot_baselines.backbones import build_backbone, feature_dim
+from fsbench_fewshot_baselines.base import COMMON_CONFIG, COMMON_TRAIN_KEYS, Input, TrainedMethod, as_float
+from fsbench_fewshot_baselines.checkpoints import Checkpoints
+from fsbench_fewshot_baselines.sampling import random_affine, rotate_classes, rotation_on
 
 HEADS = ("linear", "cosine")
 

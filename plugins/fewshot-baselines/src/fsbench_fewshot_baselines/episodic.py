@@ -17,10 +17,10 @@ from torch.nn import functional as F
 
 from fsbench.progress import progress_bar
 
-from .backbones import build_backbone
-from .base import COMMON_CONFIG, COMMON_TRAIN_KEYS, TrainedMethod, as_float
-from .checkpoints import Checkpoints
-from .sampling import EpisodeSampler, random_affine, rotate_classes, rotation_on
+from fsbench_fewshot_baselines.backbones import build_backbone
+from fsbench_fewshot_baselines.base import COMMON_CONFIG, COMMON_TRAIN_KEYS, TrainedMethod, as_float
+from fsbench_fewshot_baselines.checkpoints import Checkpoints
+from fsbench_fewshot_baselines.sampling import EpisodeSampler, random_affine, rotate_classes, rotation_on
 
 EPISODIC_CONFIG: dict[str, Any] = {
     **COMMON_CONFIG,

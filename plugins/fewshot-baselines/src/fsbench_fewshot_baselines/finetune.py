@@ -16,7 +16,7 @@ from torch.nn import functional as F
 from fsbench.api import LowShotClassifier
 from fsbench.errors import FsbenchError
 
-from .classification import CLASSIFICATION_CONFIG, ClassificationMethod, HEADS
+from fsbench_fewshot_baselines.classification import CLASSIFICATION_CONFIG, ClassificationMethod, HEADS
 
 
 class FinetuneHead(LowShotClassifier):

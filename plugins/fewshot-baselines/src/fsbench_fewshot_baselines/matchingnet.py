@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from fsbench import registry
 from fsbench.api import LowShotClassifier
 
-from .episodic import EPISODIC_CONFIG, EPISODIC_TRAIN_KEYS, EpisodicMethod
+from fsbench_fewshot_baselines.episodic import EPISODIC_CONFIG, EPISODIC_TRAIN_KEYS, EpisodicMethod
 
 
 class MatchingNet(EpisodicMethod):

@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from fsbench import registry
 from fsbench.api import LowShotClassifier
 
-from .episodic import EPISODIC_CONFIG, EPISODIC_TRAIN_KEYS, EpisodicMethod, class_means
+from fsbench_fewshot_baselines.episodic import EPISODIC_CONFIG, EPISODIC_TRAIN_KEYS, EpisodicMethod, class_means
 
 SUPPORT_SOURCES = ("test-signer", "test-signer+train")
 CLASSIFIER_FOR_METRIC = {"euclidean": "euclid-prototype", "cosine": "prototype"}

@@ -17,7 +17,7 @@ from torch import Tensor
 from fsbench.api import LowShotClassifier
 from fsbench.errors import FsbenchError
 
-from .classification import CLASSIFICATION_CONFIG, ClassificationMethod
+from fsbench_fewshot_baselines.classification import CLASSIFICATION_CONFIG, ClassificationMethod
 
 
 class LogitClassifier(LowShotClassifier):
