@@ -88,7 +88,7 @@ def verify_entry(spec: str, boards_dir: Path, dataset: str | None = None) -> Ver
 
 def verify_runs(target: str, boards_dir: Path, runs: Path, dataset: str | None = None) -> list[Verification]:
     """One entry (`BOARD/METHOD[@HASH]`, `BOARD#RANK`) or every entry of a board (`BOARD`) against
-    the results files a sweep wrote to `runs`; an entry whose cells are not there is a mismatch."""
+    the results files a sweep wrote to `runs`; an entry whose cells are not there is reported as not run."""
     from fsbench.results.aggregate import over_seeds
     from fsbench.results.document import read_results
     from fsbench.sweep.from_board import entry_cells

@@ -261,6 +261,22 @@ def test_a_sweep_folder_publishes_one_entry_per_run_pooled_over_seeds(local_refe
     assert pixels_row.count(" ±") == 3  # top-1 at both S and top-2: mean ±sd [CI]
 
 
+def test_verify_runs_pools_an_entrys_seeds_as_publish_does(local_reference, tiny_dir, tmp_path):
+    from fsbench.results.aggregate import entries_of
+    from fsbench.results.leaderboard import publish
+    from fsbench.results.verify import check, verify_runs
+
+    cells, _ = local_reference
+    out = cells[0].path.parent
+    for first, *seeds in entries_of([out]):
+        board_path = publish(first, tmp_path, seeds=seeds)
+    found = verify_runs(board_path.stem, tmp_path, out, dataset=str(tiny_dir))
+    assert sorted(v.method for v in found) == ["pixels", "protonet"]
+    assert all(not v.mismatches and not v.missing for v in found)
+    assert all(r["delta"] == 0 and r["inside_ci"] for v in found for r in v.rows)
+    check(found)
+
+
 def test_files_of_different_runs_are_not_one_entry(local_reference):
     from fsbench.errors import ResultsError
     from fsbench.results.aggregate import entries_of
