@@ -99,7 +99,7 @@ def run(request: RunRequest, data: FsDataset | None = None) -> dict[str, Any]:
                 collected[shots].extend(outcomes)
             release_memory()
             bar.advance(task)
-    results = _assemble(request, method, data, split.name, folds, plan, collected, request.seed)
+    results = _assemble(request, method, data, split.name, folds, plan, collected)
     timings["total_s"] = time.perf_counter() - t_start
     results["timings"] = {k: round(v, 3) for k, v in timings.items()}
     results["hardware"]["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -202,13 +202,14 @@ def _classifier(method: Method):
     return check_classifier(method, clf)
 
 
-def _assemble(request, method, data, split_name, folds, plan, collected, seed) -> dict[str, Any]:
+def _assemble(request: RunRequest, method: Method, data: FsDataset, split_name: str, folds: list[Fold], plan: Plan,
+              collected: dict[int, list[Outcome]]) -> dict[str, Any]:
     metrics, episode_rows = {}, []
     for shots, items in collected.items():
         if not items:
             raise ProtocolError(f"no episodes could be drawn at S={shots}")
         pred = Predictions.of(items, [f.name for f in folds])
-        metrics[shot_key(shots)] = summarise(pred, data.class_names, seed)
+        metrics[shot_key(shots)] = summarise(pred, data.class_names, request.seed)
         for o in items:
             ep, true, top2 = o.episode, o.true, o.top2
             episode_rows.append({
