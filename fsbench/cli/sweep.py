@@ -29,7 +29,8 @@ GRID_FLAGS = ("method", "dataset", "split", "shots", "episodes", "seeds", "ways"
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="JSON/TOML config for every method.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override one config key.")
 @click.option("--grid", multiple=True, metavar="KEY=V1,V2", help="A config key to sweep over (one cell per value).")
-@click.option("--cpus", type=int, help="CPUs each cell declares; torch threads follow (default 1, or the file's).")
+@click.option("--cpus", type=int, help="CPUs each cell declares; torch threads follow (default 1, or the file's; with --backend local "
+                   "give all cores: one cell runs at a time).")
 @click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: cells in order in this process; ray: cells as parallel Ray tasks.")
 @click.option("--address", help="Join a running Ray cluster (auto or HOST:PORT) instead of starting one here.")
