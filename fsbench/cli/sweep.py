@@ -52,10 +52,10 @@ def sweep(sweep_file: Path | None, cpus: int | None, backend: str, address: str 
     if sweep_file is not None:
         if given:
             raise SweepError(f"give a sweep file or grid flags, not both (remove --{', --'.join(given)})")
-        _, specs = load_sweep(sweep_file)
+        header, specs = load_sweep(sweep_file)
         out_dir = out_dir or Path("runs") / f"sweep-{sweep_file.stem}"
     else:
-        specs = expand({}, _flags_table(**grid), "the command line")
+        header, specs = {}, expand({}, _flags_table(**grid), "the command line")
         out_dir = out_dir or Path("runs") / "sweep"
     if cpus is not None:
         if cpus < 1:
@@ -77,6 +77,10 @@ def sweep(sweep_file: Path | None, cpus: int | None, backend: str, address: str 
     if failed:
         raise SweepError(f"{len(failed)} of {len(cells)} cells failed (listed above and in {out_dir}/sweep.json); "
                          "fix them and re-run the same command: finished cells are kept")
+    if header.get("board") and sweep_file is not None:  # a board's own file: how to check and publish it
+        boards = sweep_file.parent.parent if sweep_file.parent.name == "sweeps" else Path("leaderboards")
+        out.print(f"next: fsbench verify {header['board']} --runs {out_dir} --boards {boards}   # every entry against its CI\n"
+                  f"      fsbench publish {out_dir} --boards {boards}", markup=False, highlight=False)
 
 
 def _flags_table(method, dataset, split, shots, episodes, seeds, ways, cross_condition, dev, config_path,

@@ -130,6 +130,16 @@ def test_verify_runs_checks_a_whole_board_against_its_sweep(published, swept, ti
     assert "tiny__leave-signer-out: reproduces" in o.out and "+0.00" in o.out
 
 
+def test_a_boards_own_sweep_file_says_how_to_verify_and_publish(published, tiny_dir, tmp_path):
+    text = (published / "sweeps" / "tiny__leave-signer-out.toml").read_text()
+    boards = tmp_path / "boards"
+    (boards / "sweeps").mkdir(parents=True)
+    (boards / "sweeps" / "tiny.toml").write_text(text.replace('dataset = "tiny"', f'dataset = "{tiny_dir}"'))
+    o = fsbench("sweep", boards / "sweeps" / "tiny.toml", "--out", tmp_path / "runs")
+    assert o.rc == 0, o.err
+    assert f"next: fsbench verify tiny__leave-signer-out --runs {tmp_path / 'runs'} --boards {boards}" in o.out
+
+
 def test_verify_runs_names_the_entries_a_sweep_has_not_run(published, tiny_dir, tmp_path):
     o = fsbench("verify", "tiny__leave-signer-out", "--runs", tmp_path, "--boards", published, "--dataset", tiny_dir)
     refused(o, "1 of 1 entries", "not run yet: pixels@", rc=1)
