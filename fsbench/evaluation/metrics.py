@@ -6,16 +6,19 @@ Inputs are plain numpy arrays so the same functions serve `fsbench run`, the rep
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from fsbench.api import Episode
 
 
 @dataclass(frozen=True)
 class Outcome:
     """One classified episode: what its metrics and its row in the results are made of."""
 
-    episode: Any  # fsbench.api.Episode
+    episode: Episode
     true: np.ndarray  # (q,) int, the queries' labels
     top2: np.ndarray  # (q, 2) int, -1 where no prediction
     valid: np.ndarray  # (q,) bool, False where the method could not embed the query
