@@ -1,4 +1,5 @@
-"""The shape of the code, checked: no import circle, no module over 400 lines (docs/architecture.md)."""
+"""The shape of the code, checked: no import circle, no loop between folders, arrows only run
+down the floors of the house, no module over 400 lines (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -26,11 +27,20 @@ def modules() -> dict[str, Path]:
     return found
 
 
+def _runtime_nodes(tree: ast.AST):
+    """Every node except those under `if TYPE_CHECKING:` (type-only imports draw no arrow)."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            continue
+        yield node
+        yield from _runtime_nodes(node)
+
+
 def imports(path: Path, name: str, known: dict[str, Path]) -> set[str]:
     """Every fsbench module `path` imports, at any depth (lazy imports close circles too)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in _runtime_nodes(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -74,3 +84,48 @@ def test_no_import_circle():
 def test_module_is_small(name):
     lines = len(modules()[name].read_text().splitlines())
     assert lines <= MAX_LINES, f"{name} has {lines} lines; split it by job (limit {MAX_LINES})"
+
+
+#: the floors of the core, bottom (0) to top: a module imports its own floor or below
+FLOORS = {
+    **dict.fromkeys(["errors", "names", "paths", "atomic", "runtime", "progress", "api", "configs", "record",
+                     "registry", "__init__"], 0),
+    **dict.fromkeys(["data", "protocol"], 1),
+    **dict.fromkeys(["features", "training", "heads", "methods", "testing"], 2),
+    "evaluation": 3,
+    **dict.fromkeys(["deploy", "sweep", "report", "boards"], 4),
+    "cli": 5,
+}
+
+
+def _folder(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def folder_edges() -> dict[tuple[str, str], list[tuple[str, str]]]:
+    known = modules()
+    edges: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for m, p in known.items():
+        if not m.startswith("fsbench."):
+            continue
+        for n in imports(p, m, known):
+            a, b = _folder(m), _folder(n)
+            if n.startswith("fsbench.") and a != b:
+                edges.setdefault((a, b), []).append((m, n))
+    return edges
+
+
+def test_every_core_folder_has_a_floor():
+    assert {_folder(m) for m in modules() if m.startswith("fsbench.")} <= FLOORS.keys()
+
+
+def test_no_loop_between_folders():
+    edges = folder_edges()
+    loops = sorted((a, b, edges[a, b][0]) for a, b in edges if (b, a) in edges)
+    assert not loops, f"folders import each other: {loops}"
+
+
+def test_arrows_run_down_the_floors():
+    up = sorted((m, n) for (a, b), pairs in folder_edges().items() if FLOORS[b] > FLOORS[a] for m, n in pairs)
+    assert not up, f"imports that run back up the house: {up[:5]}"

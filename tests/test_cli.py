@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from fsbench.results.document import read_results
+from fsbench.record.document import read_results
 
 
 def fsbench(*args: str, cwd=None) -> subprocess.CompletedProcess:

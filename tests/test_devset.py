@@ -8,8 +8,8 @@ from fsbench import registry
 from fsbench.evaluation import runner as evaluate
 from fsbench.protocol.devset import development_set
 from fsbench.errors import ProtocolError, ResultsError
-from fsbench.results.leaderboard import publish
-from fsbench.results.document import write_results
+from fsbench.boards.leaderboard import publish
+from fsbench.record.document import write_results
 
 
 def test_development_set_is_the_first_folds_training_rows(tiny):

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from fsbench.results import leaderboard as lb
+from fsbench.boards import leaderboard as lb
 from fsbench.errors import ResultsError
 from fsbench.evaluation.runner import RunRequest, run
-from fsbench.results.integrity import summaries_from_rows
-from fsbench.results import render
-from fsbench.results.render import board_rows
+from fsbench.record.integrity import summaries_from_rows
+from fsbench.boards import render
+from fsbench.boards.render import board_rows
 
 
 @pytest.fixture(scope="module")

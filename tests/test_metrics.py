@@ -5,17 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fsbench.evaluation.metrics import (
-    Predictions,
-    accuracy_vs_shots,
-    bootstrap_ci,
-    confused_pairs,
-    confusion_matrix,
-    dense_confusion,
-    episode_ci,
-    signer_gap,
-    summarise,
-)
+from fsbench.evaluation.metrics import Predictions, confused_pairs, confusion_matrix, summarise
+from fsbench.record.shots import accuracy_vs_shots, signer_gap
+from fsbench.record.stats import bootstrap_ci, dense_confusion, episode_ci
 
 
 def test_bootstrap_ci_matches_binomial_on_one_group():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fsbench.results.document import read_results
+from fsbench.record.document import read_results
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "plugin-template"
 

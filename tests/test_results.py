@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fsbench.results import document as results_mod
+from fsbench.record import document as results_mod
 from fsbench.errors import ResultsError
 from fsbench.evaluation.runner import RunRequest, run
 

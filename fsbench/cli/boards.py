@@ -16,8 +16,8 @@ from fsbench.cli.console import out
 def publish(results_paths: tuple[Path, ...], boards: Path, replace: bool) -> None:
     """Validate a results file (numbers recomputed from its episodes) and add it to its leaderboard.
     Several seeds of one run, or a sweep's --out folder, give one entry per run, pooled over seeds."""
-    from fsbench.results.aggregate import entries_of
-    from fsbench.results.leaderboard import publish as publish_results
+    from fsbench.boards.aggregate import entries_of
+    from fsbench.boards.leaderboard import publish as publish_results
 
     for first, *seeds in entries_of(results_paths):
         board = publish_results(first, boards, replace=replace, seeds=seeds)
@@ -30,7 +30,7 @@ def publish(results_paths: tuple[Path, ...], boards: Path, replace: bool) -> Non
 def withdraw(entry: str, boards: Path) -> None:
     """Remove ENTRY (BOARD/METHOD[@CONFIG_HASH] or BOARD#RANK) from its board, e.g. a row superseded
     by the method's new default; the board's sweep file is rewritten with it."""
-    from fsbench.results.leaderboard import withdraw as withdraw_entry
+    from fsbench.boards.leaderboard import withdraw as withdraw_entry
 
     gone = withdraw_entry(entry, boards)
     out.print(f"withdrew {gone['method']['name']}@{gone['method']['config_hash'][:8]} ({entry})",
@@ -44,7 +44,7 @@ def withdraw(entry: str, boards: Path) -> None:
 @click.option("--out", "out_path", type=click.Path(), help="Write to a file instead of stdout.")
 def leaderboard(board: str | None, boards: Path, fmt: str, out_path: str | None) -> None:
     """Show a leaderboard (or list them), sorted by the main metric with 95 % CIs."""
-    from fsbench.results.render import show
+    from fsbench.boards.render import show
 
     show(board, boards, fmt, out_path, out)
 
@@ -67,7 +67,7 @@ def report(results_path: Path, out_dir: Path, with_embeddings: bool) -> None:
 def compact(paths: tuple[Path, ...]) -> None:
     """Rewrite results files (every *.json results file under a folder) in the current schema:
     sparse confusion counts, one line per key. Older files stay readable without this."""
-    from fsbench.results.document import compact_file, is_results_file
+    from fsbench.record.document import compact_file, is_results_file
 
     files = [f for p in paths for f in (sorted(p.rglob("*.json")) if p.is_dir() else [p])]
     files = [f for f in files if f in paths or is_results_file(f)]  # a folder may hold boards too

@@ -22,9 +22,9 @@ from typing import Any
 from rich.console import Console
 
 from fsbench import registry
-from fsbench.evaluation.metrics import shot_key
-from fsbench.results.document import write_results
-from fsbench.results.tables import comparison_table, results_table
+from fsbench.record.shots import shot_key
+from fsbench.record.document import write_results
+from fsbench.boards.tables import comparison_table, results_table
 
 console = Console()
 BOARD_HTML = "board.html"
@@ -100,8 +100,8 @@ def run_demo(methods: list[str] | None = None, episodes: int = 20, out_dir: Path
 def write_board(all_results: list[dict], path: Path) -> Path:
     """The demo's results as one ranked board, rendered by the leaderboard's HTML renderer (nothing published)."""
     from fsbench.atomic import write_text
-    from fsbench.results.leaderboard import board_of
-    from fsbench.results.render import board_rows, html_page
+    from fsbench.boards.leaderboard import board_of
+    from fsbench.boards.render import board_rows, html_page
 
     board = board_of(all_results)
     write_text(path, html_page(board, board_rows(board)))

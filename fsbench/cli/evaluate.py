@@ -28,8 +28,8 @@ def run(method, dataset, split, shots, episodes, seed, ways, cross_condition, de
     from fsbench.evaluation.runner import RunRequest
     from fsbench.evaluation.runner import run as run_request
     from fsbench.names import default_results_path, output_file
-    from fsbench.results.document import write_results
-    from fsbench.results.tables import results_table
+    from fsbench.record.document import write_results
+    from fsbench.boards.tables import results_table
 
     request = RunRequest(
         method=method, dataset=dataset, split=split, shots=parse_shots(shots), episodes=episodes,

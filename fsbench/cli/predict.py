@@ -35,7 +35,7 @@ def predict(method, from_path, dataset, split, fold, seed, config_path, override
     from fsbench.deploy.predict import predict as run_predict
 
     if from_path is not None:
-        from fsbench.results.document import read_results
+        from fsbench.record.document import read_results
 
         if split or config_path or overrides:
             raise FsbenchError("--from fixes method, config, split and seed; drop --split/--config/--set")

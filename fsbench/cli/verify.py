@@ -22,7 +22,7 @@ def verify(target: str, boards: Path, dataset: str | None, runs: Path | None) ->
     from rich.table import Table
     from rich.text import Text
 
-    from fsbench.results.verify import check, verify_entry, verify_runs
+    from fsbench.boards.verify import check, verify_entry, verify_runs
 
     found = verify_runs(target, boards, runs, dataset) if runs else [verify_entry(target, boards, dataset)]
     table = Table("entry", "S", "board top-1 [95 % CI]", "re-run", "Δ", "inside CI",

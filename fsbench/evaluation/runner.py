@@ -26,9 +26,10 @@ from fsbench.errors import FsbenchError, ProtocolError
 from fsbench.evaluation.contract import (
     MethodError, check_classifier, check_embeddings, check_plan, check_request, check_valid_mask, plugin_step, who,
 )
-from fsbench.evaluation.metrics import Outcome, Predictions, shot_key, summarise
+from fsbench.evaluation.metrics import Outcome, Predictions, summarise
+from fsbench.record.shots import shot_key
 from fsbench.progress import progress_bar
-from fsbench.results.document import provenance
+from fsbench.record.document import provenance
 from fsbench.runtime import release_memory, torch_threads, tune_process
 from fsbench.api import Episode, EpisodeSpec, Fold
 from fsbench.protocol.episodes import SMALL_CLASS_POLICY, episodes_manifest, sample_episodes

@@ -14,8 +14,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from fsbench.api import EmbeddingHead
-from fsbench.evaluation.classifiers import SimilarityClassifier
+from fsbench import registry
+from fsbench.api import EmbeddingHead, LowShotClassifier
 
 
 class LinearDualPathLayer(nn.Module):
@@ -104,9 +104,11 @@ class DualPathHead(EmbeddingHead):
     def similarity(self, a: Tensor, b: Tensor) -> Tensor:
         return torch.sigmoid(self.logits(a, b))
 
-    def classifier(self, rule: str = "max") -> SimilarityClassifier:
-        """The low-shot rule (eqs 3.24–3.26) with this head's learned α, β."""
-        return SimilarityClassifier(rule, self.alpha.item(), self.beta.item())
+    def classifier(self, rule: str = "max") -> LowShotClassifier:
+        """The low-shot rule (eqs 3.24–3.26) with this head's learned α, β.
+
+        Found by name in the registry (the rules live on the evaluation floor, above the heads)."""
+        return registry.get("classifiers", rule)(self.alpha.item(), self.beta.item())
 
     def learned(self) -> dict[str, float]:
         """The learned similarity parameters, as results files record them."""

@@ -17,9 +17,8 @@ matplotlib.rcParams["text.parse_math"] = False  # names are data: "$\\frac{1}{$"
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fsbench.evaluation.metrics import (  # noqa: E402
-    accuracy_vs_shots, dense_confusion, episode_ci, shot_key, shots_in, shots_of,
-)
+from fsbench.record.shots import accuracy_vs_shots, shot_key, shots_in, shots_of  # noqa: E402
+from fsbench.record.stats import dense_confusion, episode_ci  # noqa: E402
 
 DPI = 110
 

@@ -14,8 +14,8 @@ from typing import Any
 from fsbench.api import EmbedsTensors
 from fsbench.atomic import write_bytes, write_text
 from fsbench.report.figures import accuracy_vs_shots_png, confusion_png, per_signer_png
-from fsbench.evaluation.metrics import shot_key, shots_of
-from fsbench.results.document import read_results
+from fsbench.record.shots import shot_key, shots_of
+from fsbench.record.document import read_results
 
 
 def _write(path: Path, data: bytes | str) -> Path:

@@ -19,7 +19,7 @@ from fsbench.api import canonical_hash
 from fsbench.errors import FsbenchError
 from fsbench.evaluation.runner import make_method
 from fsbench.names import inside, safe_name
-from fsbench.results.document import read_results
+from fsbench.record.document import read_results
 from fsbench.sweep.spec import CellSpec, SweepError
 
 

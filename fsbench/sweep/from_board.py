@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from fsbench.evaluation.metrics import shots_of
+from fsbench.record.shots import shots_of
 
 HEADER = """\
 # The sweep behind {boards}/{name}.json, written by `fsbench publish`: one [[run]] per entry

@@ -21,7 +21,7 @@ from typing import Any
 
 from fsbench.errors import FsbenchError
 from fsbench.progress import progress_bar
-from fsbench.results.document import write_json_atomic, write_results
+from fsbench.record.document import write_json_atomic, write_results
 from fsbench.sweep.backends import LocalBackend, Outcome, RayBackend, one_line
 from fsbench.sweep.cells import Cell, is_done
 

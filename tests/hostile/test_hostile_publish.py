@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from fsbench.errors import FsbenchError
 from fsbench.protocol.devset import dev_content_hash
-from fsbench.results import leaderboard as lb
+from fsbench.boards import leaderboard as lb
 from harness import fsbench, fuzzed, load, refused, tree
 
 

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from fsbench.results import leaderboard as lb
-from fsbench.results.render import md_escape
+from fsbench.boards import leaderboard as lb
+from fsbench.boards.render import md_escape
 from harness import fsbench, load
 
 NAMES = [

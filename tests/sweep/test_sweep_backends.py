@@ -231,9 +231,9 @@ def test_sigint_then_rerun_computes_only_the_missing_cells(local_reference, tiny
 
 
 def test_a_sweep_folder_publishes_one_entry_per_run_pooled_over_seeds(local_reference, tmp_path, capsys):
-    from fsbench.results.aggregate import entries_of
-    from fsbench.results.leaderboard import publish, read_board
-    from fsbench.results.render import show
+    from fsbench.boards.aggregate import entries_of
+    from fsbench.boards.leaderboard import publish, read_board
+    from fsbench.boards.render import show
     from rich.console import Console
 
     cells, _ = local_reference
@@ -262,9 +262,9 @@ def test_a_sweep_folder_publishes_one_entry_per_run_pooled_over_seeds(local_refe
 
 
 def test_verify_runs_pools_an_entrys_seeds_as_publish_does(local_reference, tiny_dir, tmp_path):
-    from fsbench.results.aggregate import entries_of
-    from fsbench.results.leaderboard import publish
-    from fsbench.results.verify import check, verify_runs
+    from fsbench.boards.aggregate import entries_of
+    from fsbench.boards.leaderboard import publish
+    from fsbench.boards.verify import check, verify_runs
 
     cells, _ = local_reference
     out = cells[0].path.parent
@@ -279,7 +279,7 @@ def test_verify_runs_pools_an_entrys_seeds_as_publish_does(local_reference, tiny
 
 def test_files_of_different_runs_are_not_one_entry(local_reference):
     from fsbench.errors import ResultsError
-    from fsbench.results.aggregate import entries_of
+    from fsbench.boards.aggregate import entries_of
 
     cells, _ = local_reference
     with pytest.raises(ResultsError, match="not one entry"):

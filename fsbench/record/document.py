@@ -65,7 +65,7 @@ def upgrade(results: dict[str, Any]) -> dict[str, Any]:
     """A schema-1 document as schema 2 (dense confusion lists → sparse cells); others unchanged."""
     import numpy as np
 
-    from fsbench.evaluation.metrics import sparse_confusion
+    from fsbench.record.stats import sparse_confusion
 
     if results.get("schema_version") != 1 or not isinstance(results.get("metrics"), dict):
         return results

@@ -25,12 +25,13 @@ from filelock import FileLock, Timeout
 
 from fsbench.atomic import write_text
 from fsbench.errors import ResultsError
-from fsbench.evaluation.metrics import main_shots, shot_key, shots_in
+from fsbench.record.shots import main_shots, shot_key, shots_in
 from fsbench.names import inside, safe_name
-from fsbench.results import integrity
-from fsbench.results.aggregate import over_seeds
-from fsbench.results.integrity import finite_numbers
-from fsbench.results.document import read_json, read_results, write_json_atomic
+from fsbench.boards import admission
+from fsbench.record import integrity
+from fsbench.boards.aggregate import over_seeds
+from fsbench.record.integrity import finite_numbers
+from fsbench.record.document import read_json, read_results, write_json_atomic
 
 BOARD_VERSION = 1
 BOARD_SCHEMA = Path(__file__).parent / "schema" / "leaderboard.schema.json"
@@ -206,8 +207,8 @@ def verified(results_path: Path, boards_dir: Path) -> dict[str, Any]:
     safe_name(results["split"]["name"], f"{source}: split.name")
     integrity.check_rows(results, source)
     boards_dir = Path(boards_dir)
-    integrity.check_not_development(
-        results, source, integrity.known_content_hashes(results["dataset"]["name"], boards_dir)
+    admission.check_not_development(
+        results, source, admission.known_content_hashes(results["dataset"]["name"], boards_dir)
     )
     return results
 
@@ -216,11 +217,11 @@ def publish(results_path: Path, boards_dir: Path, replace: bool = False, seeds: 
     """Validate a results file and add (or replace) its entry on its board; return the board path.
 
     The numbers are recomputed from the file's per-episode rows and development runs are
-    refused (`fsbench.results.integrity`); the read-modify-write of the board holds a file lock,
+    refused (`fsbench.record.integrity`); the read-modify-write of the board holds a file lock,
     so concurrent publishes never lose an entry. An entry is replaced by a smaller run (fewer
     episodes, fewer S) only with `replace=True`. `seeds`: the same run under other seeds (a
     sweep's cells), each checked the same way; the entry is then pooled over all of them, with
-    the spread over seeds beside the CI (`fsbench.results.aggregate`).
+    the spread over seeds beside the CI (`fsbench.boards.aggregate`).
     """
     results = verified(results_path, boards_dir)
     source, boards_dir = str(results_path), Path(boards_dir)
@@ -236,7 +237,7 @@ def publish(results_path: Path, boards_dir: Path, replace: bool = False, seeds: 
         check_compatible(board, results, source)
         old = [e for e in board["entries"] if (e["method"]["name"], e["method"]["config_hash"]) == ident]
         if old and not replace:
-            integrity.check_replacement(old[0], entry, source)
+            admission.check_replacement(old[0], entry, source)
         board["entries"] = [
             e for e in board["entries"] if (e["method"]["name"], e["method"]["config_hash"]) != ident
         ] + [entry]

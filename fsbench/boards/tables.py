@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
-from fsbench.evaluation.metrics import shots_in
+from fsbench.record.shots import shots_in
 
 
 def pct(mean_ci: dict[str, Any]) -> str:

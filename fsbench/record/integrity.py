@@ -1,16 +1,13 @@
-"""What `fsbench publish` checks before a results file may become a board entry.
+"""What every reader checks before it trusts a results file's numbers.
 
 A results file is JSON anyone can edit, so a board must not take its summary numbers on trust:
 
 - every summary a board shows (top-1/top-2 mean and 95 % CI, query and episode counts, per-signer
   and per-fold accuracy) is recomputed from the file's per-episode rows with the very functions
-  that produced it (`fsbench.evaluation.metrics`), so the comparison is exact;
+  that produced it (`fsbench.record.stats`), so the comparison is exact;
 - the rows must be the protocol's: one per (fold, signer group, episode) at every S, and no
   count can exceed its queries;
-- no number may be NaN or infinite;
-- a development run (`--dev`) is recognised by its data, not only its flag: its dataset name,
-  a content hash derived from a known dataset's (`fsbench.protocol.devset.dev_content_hash`),
-  or folds that leave out signers of the dataset's card.
+- no number may be NaN or infinite.
 
 Per-class accuracies and confusions are per-query data that the rows do not determine; they
 feed only `fsbench report`, and `fsbench verify` re-runs an entry to check everything.
@@ -18,16 +15,15 @@ feed only `fsbench report`, and `fsbench verify` re-runs an entry to check every
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from fsbench.errors import ResultsError
-from fsbench.evaluation.metrics import bootstrap_ci, shot_key, shots_in
+from fsbench.record.shots import shot_key, shots_in
+from fsbench.record.stats import bootstrap_ci
 
 #: two numbers this close are the same number (the recomputation is exact; JSON round-trips)
 TOLERANCE = 1e-9
@@ -167,78 +163,4 @@ def check_rows(results: dict[str, Any], source: str) -> None:
         raise ResultsError(
             f"{source}: {', '.join(wrong[:3])}{' …' if len(wrong) > 3 else ''} disagree with the per-episode "
             f"rows ({len(wrong)} numbers); the file was edited or is damaged: re-create it with `fsbench run`"
-        )
-
-
-def known_content_hashes(name: str, boards_dir: Path) -> set[str]:
-    """Content hashes of dataset `name` this machine knows: its boards and its prepared copy."""
-    from fsbench import paths
-
-    found = set()
-    for path in Path(boards_dir).glob("*.json"):
-        try:
-            board = json.loads(path.read_text())
-            if board["dataset"]["name"] == name:
-                found.add(board["dataset"]["content_hash"])
-        except (OSError, ValueError, KeyError, TypeError, RecursionError):
-            continue
-    meta = paths.prepared_dir(name) / "fsbench.json" if "/" not in name and ".." not in name else None
-    if meta is not None and meta.is_file():
-        try:
-            found.add(json.loads(meta.read_text())["content_hash"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-    return found
-
-
-def check_not_development(results: dict[str, Any], source: str, known: Iterable[str]) -> None:
-    """Refuse a development run, however its flag was edited."""
-    from fsbench.protocol.devset import dev_content_hash  # imports the data stack: only when publishing
-
-    d, split, proto = results["dataset"], results["split"], results["protocol"]
-    fix = "publish the run without --dev (development runs tune on training data and never rank)"
-    if proto.get("development"):
-        raise ResultsError(f"{source} is a development run (--dev, tuning data only); {fix}")
-    if d["name"].endswith("-dev"):
-        raise ResultsError(f"{source} was run on the development set {d['name']!r}; {fix}")
-    for real in known:
-        if dev_content_hash(real, split["name"], split["seed"]) == d["content_hash"]:
-            raise ResultsError(
-                f"{source}: its dataset content hash is that of the development set of {d['name']} "
-                f"({real[:12]}…); {fix}"
-            )
-    card = _card(d["name"])
-    if card is not None and card.signers and split["folds"]:
-        seen = {s for f in split["folds"] for s in (*f["train_signers"], *f["test_signers"])}
-        missing = sorted(set(card.signers) - seen)
-        if missing:
-            raise ResultsError(
-                f"{source}: its folds leave out signer(s) {missing[:5]} of the {d['name']} card, as a "
-                f"development run does; {fix}"
-            )
-
-
-def _card(name: str):
-    from fsbench.data.loader import registered_card
-    from fsbench.errors import FsbenchError
-
-    try:
-        return registered_card(name)
-    except FsbenchError:
-        return None
-
-
-def check_replacement(old: dict[str, Any], new: dict[str, Any], source: str) -> None:
-    """An entry may only be replaced by one with at least its episodes and every S it had."""
-    old_eps, new_eps = old["manifest"].get("episodes", 0), new["manifest"]["episodes"]
-    lost = sorted(set(old["metrics"]) - set(new["metrics"]), key=shots_in)
-    if new_eps < old_eps or lost:
-        what = []
-        if new_eps < old_eps:
-            what.append(f"{new_eps} episodes instead of {old_eps}")
-        if lost:
-            what.append(f"no {', '.join(lost)}")
-        raise ResultsError(
-            f"{source} would replace {new['method']['name']}'s entry (config {new['method']['config_hash'][:8]}) "
-            f"with a smaller run ({'; '.join(what)}); publish with --replace to do it anyway"
         )

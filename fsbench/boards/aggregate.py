@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from fsbench.errors import ResultsError
-from fsbench.evaluation.metrics import shots_in
-from fsbench.results.document import is_results_file, read_results
-from fsbench.results.integrity import summaries_from_rows
+from fsbench.record.shots import shots_in
+from fsbench.record.document import is_results_file, read_results
+from fsbench.record.integrity import summaries_from_rows
 
 #: what every seed of one entry must share (everything but the seed)
 SAME = (("method", "name"), ("method", "config_hash"), ("dataset", "name"), ("dataset", "content_hash"),

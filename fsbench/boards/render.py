@@ -22,10 +22,10 @@ from rich.text import Text
 
 from fsbench.atomic import write_text
 from fsbench.errors import ResultsError
-from fsbench.evaluation.metrics import main_shots, shot_key, shots_of, signer_gap
+from fsbench.record.shots import main_shots, shot_key, shots_of, signer_gap
 from fsbench.names import output_file
-from fsbench.results.aggregate import legend, spread_text
-from fsbench.results.leaderboard import read_board, resolve_board
+from fsbench.boards.aggregate import legend, spread_text
+from fsbench.boards.leaderboard import read_board, resolve_board
 
 TEMPLATE = Path(__file__).parent / "templates" / "board.html"
 #: characters Markdown (and GitHub's renderer) would read as syntax inside a table cell

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fsbench.errors import FsbenchError, ResultsError
-from fsbench.results.leaderboard import find_entry, make_entry, read_board, resolve_board
+from fsbench.boards.leaderboard import find_entry, make_entry, read_board, resolve_board
 
 
 class NotReproduced(FsbenchError):
@@ -41,7 +41,7 @@ class Verification:
 
 def request_for(board: dict[str, Any], entry: dict[str, Any], dataset: str | None = None):
     """The `RunRequest` an entry's manifest describes."""
-    from fsbench.evaluation.metrics import shots_of
+    from fsbench.record.shots import shots_of
     from fsbench.evaluation.runner import RunRequest
 
     man = entry["manifest"]
@@ -89,8 +89,8 @@ def verify_entry(spec: str, boards_dir: Path, dataset: str | None = None) -> Ver
 def verify_runs(target: str, boards_dir: Path, runs: Path, dataset: str | None = None) -> list[Verification]:
     """One entry (`BOARD/METHOD[@HASH]`, `BOARD#RANK`) or every entry of a board (`BOARD`) against
     the results files a sweep wrote to `runs`; an entry whose cells are not there is reported as not run."""
-    from fsbench.results.aggregate import over_seeds
-    from fsbench.results.document import read_results
+    from fsbench.boards.aggregate import over_seeds
+    from fsbench.record.document import read_results
     from fsbench.sweep.from_board import entry_cells
 
     if "/" in target or "#" in target:

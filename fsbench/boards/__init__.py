@@ -1,0 +1,1 @@
+"""The top floor: leaderboards built from results records, their renderers, verify and aggregation."""

@@ -1,1 +1,0 @@
-"""The results document (schema, provenance, atomic write), leaderboards and their renderers."""
