@@ -110,7 +110,7 @@ def _compute(backbone: PoseBackbone, view: DatasetView, size: int, mode: Mode, b
     out = torch.empty(len(view), backbone.feature_dim)
     start = 0
     with progress_bar() as bar:
-        task = bar.add_task(label, total=len(view))
+        task = bar.add_task(label, total=len(view), unit="images")
         for batch in view.tensors(size, mode, batch_size=batch_size):
             f = encode(batch)
             if tuple(f.shape) != (len(batch), backbone.feature_dim):

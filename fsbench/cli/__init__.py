@@ -8,6 +8,7 @@ read in a debugger.
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 
@@ -21,9 +22,12 @@ from fsbench.cli.console import err
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fsbench")
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or progress lines (results and errors still print).")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
     """fsbench: signer-independent, low-shot fingerspelling benchmarks."""
+    if quiet:  # an environment variable, so worker processes and Ray tasks inherit it
+        os.environ["FSBENCH_QUIET"] = "1"
     ctx.obj = {"debug": debug}  # no torch here: what trains calls fsbench.runtime.tune_process itself
 
 

@@ -76,7 +76,7 @@ def run_demo(methods: list[str] | None = None, episodes: int = 20, out_dir: Path
                   f"(20-way, S=1 and 5, {episodes} episodes each), {jobs} at a time")
     done: dict[str, dict] = {}
     with progress_bar() as bar, ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-        task = bar.add_task("demo methods", total=len(names))
+        task = bar.add_task("demo methods", total=len(names), unit="methods")
         futures = {pool.submit(_run_one, n, episodes, threads): n for n in names}
         for future in as_completed(futures):
             name = futures[future]

@@ -115,7 +115,7 @@ class FsDataset:
                 os.posix_fallocate(fh.fileno(), 0, os.fstat(fh.fileno()).st_size)
             images = self.hf.select_columns(["image", "id"]).cast_column("image", _raw_image_feature())
             with progress_bar() as bar:
-                task = bar.add_task(f"decoding {self.name} at {size}px", total=len(self))
+                task = bar.add_task(f"decoding {self.name} at {size}px", total=len(self), unit="images")
                 for start in range(0, len(self), 256):
                     batch = images[start : start + 256]
                     for j, (cell, row_id) in enumerate(zip(batch["image"], batch["id"])):

@@ -94,7 +94,7 @@ def run(request: RunRequest, data: FsDataset | None = None) -> dict[str, Any]:
     timings = {"fit_s": 0.0, "embed_s": 0.0, "evaluate_s": 0.0}
     collected: dict[int, list[Outcome]] = {s: [] for s in plan}
     with progress_bar() as bar:
-        task = bar.add_task(f"{method.name} on {data.name}/{split.name}", total=len(folds))
+        task = bar.add_task(f"{method.name} on {data.name}/{split.name}", total=len(folds), unit="folds")
         for f_i, fold in enumerate(folds):
             for shots, outcomes in _run_fold(method, data, fold, f_i, plan, timings, request.seed).items():
                 collected[shots].extend(outcomes)

@@ -76,7 +76,7 @@ def run_sweep(cells: list[Cell], backend: LocalBackend | RayBackend, out_dir: Pa
             todo.append(cell)
     t0 = time.perf_counter()
     with progress_bar() as bar, ctrl_c_noted() as interrupted:
-        task = bar.add_task("sweep", total=len(todo))
+        task = bar.add_task("sweep", total=len(todo), unit="cells")
         running = [0]
 
         def show(n_running: int | None = None) -> None:

@@ -65,7 +65,7 @@ def sgd_loop(
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
         with progress_bar() as bar:
-            task = bar.add_task(desc, total=int(schedule.epochs) * steps)
+            task = bar.add_task(desc, total=int(schedule.epochs) * steps, unit="steps")
             for epoch in range(int(schedule.epochs)):
                 perm = torch.randperm(n, generator=gen)
                 for step in range(steps):

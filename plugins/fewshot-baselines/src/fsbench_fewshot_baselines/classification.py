@@ -107,7 +107,7 @@ class ClassificationMethod(TrainedMethod):
         first = ckpt.restore(net, opt, None, rng, gen)
         with progress_bar() as bar:
             task = bar.add_task(f"{self.name}: training classifier", total=epochs * per_epoch,
-                                completed=first * per_epoch)
+                                completed=first * per_epoch, unit="steps")
             for epoch in range(first + 1, epochs + 1):
                 order = rng.permutation(len(labels))
                 for b in range(per_epoch):
@@ -119,5 +119,5 @@ class ClassificationMethod(TrainedMethod):
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
-                    bar.update(task, advance=1, description=f"{self.name}: loss {loss.item():.3f}")
+                    bar.update(task, advance=1, description=f"{self.name}: training classifier, loss {loss.item():.3f}")
                 ckpt.after(epoch, epochs, net, opt, None, rng, gen)

@@ -73,7 +73,8 @@ class EpisodicMethod(TrainedMethod):
         steps = int(cfg["episodes"])
         first = ckpt.restore(net, opt, sched, rng, gen)
         with progress_bar() as bar:
-            task = bar.add_task(f"{self.name}: training episodes", total=steps, completed=first)
+            task = bar.add_task(f"{self.name}: training episodes", total=steps, completed=first,
+                                unit="episodes")
             for step in range(first + 1, steps + 1):
                 ep = sampler.sample(rng)
                 x = as_float(images[np.concatenate([ep.support, ep.query])])
@@ -90,7 +91,7 @@ class EpisodicMethod(TrainedMethod):
                 opt.step()
                 sched.step()
                 ckpt.after(step, steps, net, opt, sched, rng, gen)
-                bar.update(task, advance=1, description=f"{self.name}: loss {loss.item():.3f}")
+                bar.update(task, advance=1, description=f"{self.name}: training episodes, loss {loss.item():.3f}")
 
 
 def class_means(x: Tensor, labels: Tensor, ways: int) -> Tensor:
