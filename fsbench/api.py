@@ -90,6 +90,8 @@ class Episode:
     classes: np.ndarray
     capped_classes: int = 0
     support_condition: str | None = field(default=None)
+    #: cross-condition: classes left out because the test signer has no image of them in the support condition
+    dropped_classes: int = 0
 
 
 @dataclass(frozen=True)

@@ -223,6 +223,7 @@ def _assemble(request: RunRequest, method: Method, data: FsDataset, split_name: 
                 "top2_correct": int((top2 == true[:, None]).any(axis=1).sum()),
                 "support_condition": ep.support_condition,
                 "capped_classes": ep.capped_classes,
+                "dropped_classes": ep.dropped_classes,
             })
     description = method.describe()
     description["distribution"] = method.distribution
@@ -253,6 +254,7 @@ def _assemble(request: RunRequest, method: Method, data: FsDataset, split_name: 
             "small_class_policy": SMALL_CLASS_POLICY,
             "episodes_sha256": {shot_key(s): episodes_manifest(data, eps) for s, eps in plan.items()},
             "capped_classes": {shot_key(s): int(sum(e.capped_classes for e in eps)) for s, eps in plan.items()},
+            "dropped_classes": {shot_key(s): int(sum(e.dropped_classes for e in eps)) for s, eps in plan.items()},
         },
         "metrics": metrics,
         "episodes": episode_rows,

@@ -4,6 +4,11 @@ SHA-256 manifest that names an episode set.
 Small-class policy (docs/protocols.md, recorded in every results file): a class with n ≤ S images
 of the test signer gets min(S, n − 1) support images, so at least one query always remains; a
 class with a single image gives no support and is not queried.
+
+Cross-condition episodes draw support from one recording condition and query the others. A class
+the test signer never recorded in that condition has no support there, so its queries could only
+be scored wrong: it is dropped from the episode (neither support nor query) and counted in
+`Episode.dropped_classes`, which results record per episode and per S.
 """
 
 from __future__ import annotations
@@ -29,10 +34,8 @@ def _draw(rng: np.random.Generator, rows: np.ndarray, shots: int) -> tuple[np.nd
 
 def sample_episodes(data: FsDataset, folds: list[Fold], spec: EpisodeSpec) -> list[Episode]:
     """All episodes of a protocol, deterministic for (data, folds, spec)."""
-    if spec.cross_condition and data.conditions is None:
-        raise ProtocolError(
-            f"dataset {data.name!r} records no recording condition; drop --cross-condition"
-        )
+    if spec.cross_condition:
+        _check_conditions(data, folds)
     episodes: list[Episode] = []
     for f_i, fold in enumerate(folds):
         groups = [(s, fold.test[data.signers[fold.test] == s]) for s in fold.test_signers]
@@ -50,6 +53,22 @@ def sample_episodes(data: FsDataset, folds: list[Fold], spec: EpisodeSpec) -> li
     return episodes
 
 
+def _check_conditions(data: FsDataset, folds: list[Fold]) -> None:
+    """Cross-condition needs, in every episode group, two conditions: one for support, one to query."""
+    if data.conditions is None:
+        raise ProtocolError(f"dataset {data.name!r} records no recording condition; drop --cross-condition")
+    for fold in folds:
+        groups = [("the unseen classes", fold.test)] if fold.kind == "unseen-class" else [
+            (f"signer {s!r}", fold.test[data.signers[fold.test] == s]) for s in fold.test_signers]
+        for who, rows in groups:
+            found = np.unique(data.conditions[rows])
+            if len(found) < 2:
+                raise ProtocolError(
+                    f"--cross-condition: {who} of {data.name!r} has images of {len(found)} recording condition"
+                    f"{'' if len(found) == 1 else 's'} ({', '.join(map(str, found)) or 'none'}); support and "
+                    "queries need two different ones: drop --cross-condition for this dataset")
+
+
 def _episode(data, rows, f_i, e, signer, spec, rng) -> Episode:
     classes = np.unique(data.labels[rows])
     if spec.ways is not None:
@@ -63,16 +82,19 @@ def _episode(data, rows, f_i, e, signer, spec, rng) -> Episode:
     if spec.cross_condition:
         conds = np.unique(data.conditions[rows])
         condition = str(rng.choice(conds))
-    support, query, capped = [], [], 0
+    support, query, capped, kept = [], [], 0, []
     for c in classes:
         cls_rows = rows[data.labels[rows] == c]
         if condition is not None:
             pool = cls_rows[data.conditions[cls_rows] == condition]
+            if not len(pool):  # no support in this condition: its queries could only be wrong
+                continue
             rest = cls_rows[data.conditions[cls_rows] != condition]
             s = rng.permutation(pool)[: spec.shots]
             capped += len(s) < spec.shots
             support.append(s)
             query.append(rest)
+            kept.append(c)
             continue
         if len(cls_rows) < 2:
             capped += 1
@@ -81,9 +103,13 @@ def _episode(data, rows, f_i, e, signer, spec, rng) -> Episode:
         capped += was_capped
         support.append(s)
         query.append(q)
+        kept.append(c)
+    dropped = 0
+    if condition is not None:  # the episode's classes are those with support in its condition
+        dropped, classes = len(classes) - len(kept), np.asarray(kept, dtype=classes.dtype)
     return Episode(
         f_i, e, signer, spec.shots, np.concatenate(support), np.sort(np.concatenate(query)),
-        classes, capped, condition,
+        classes, capped, condition, dropped,
     )
 
 
