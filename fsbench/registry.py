@@ -72,13 +72,17 @@ class Plugin:
             )
 
 
+#: the fsbench.api class a group's classes derive from (named, so reading it needs no torch)
+BASES: dict[str, str] = {
+    "methods": "Method", "backbones": "PoseBackbone", "heads": "EmbeddingHead",
+    "classifiers": "LowShotClassifier", "splits": "SignerSplit",
+}
+
+
 def _base_class(kind: str) -> type:
     from fsbench import api
 
-    return {
-        "methods": api.Method, "backbones": api.PoseBackbone, "heads": api.EmbeddingHead,
-        "classifiers": api.LowShotClassifier, "splits": api.SignerSplit,
-    }[kind]
+    return getattr(api, BASES[kind])
 
 
 def _brief(obj: Any) -> str:

@@ -18,7 +18,7 @@ sys.argv = ["fsbench", *sys.argv[1:]]
 try:
     main()
 except SystemExit as exc:
-    assert not exc.code, exc.code
+    print("EXIT:", exc.code)
 heavy = sorted(m for m in ("torch", "matplotlib", "onnxruntime", "mediapipe", "datasets") if m in sys.modules)
 print("HEAVY:" + ",".join(heavy))
 """
@@ -27,10 +27,24 @@ print("HEAVY:" + ",".join(heavy))
 @pytest.mark.parametrize("args", [
     ["--help"], ["list"], ["list", "methods"], ["info", "massey"], ["info", "omniglot"],
     ["leaderboard"], ["leaderboard", "massey__leave-signer-out"], ["run", "--help"],
+    ["info", "hand2vec"], ["info", "protonet"], ["info", "max"], ["info", "leave-signer-out"],
 ])
 def test_light_commands_import_no_heavy_library(args):
     proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0 and "EXIT:" not in proc.stdout, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "HEAVY:", proc.stdout[-300:]
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "-m", "protonettt", "-d", "omniglot", "-s", "unseen-class"],
+    ["run", "-m", "protonet", "-d", "omniglot", "-s", "unseen-clas"],
+    ["sweep", "-m", "pixels,protonettt", "-d", "omniglot", "-s", "unseen-class"],
+    ["export", "-m", "hand2vecc", "-d", "massey", "-s", "leave-signer-out"],
+    ["predict", "-m", "pixelz", "-d", "massey", "-s", "leave-signer-out", "--support", "x", "--images", "y"],
+])
+def test_a_name_typo_is_refused_before_torch(args):
+    proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert "EXIT: 2" in proc.stdout and "Did you mean" in proc.stderr, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "HEAVY:", proc.stdout[-300:]
 
 

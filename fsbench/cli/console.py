@@ -50,3 +50,13 @@ def load_config(path: Path | None, overrides: tuple[str, ...]) -> dict[str, Any]
         except (ValueError, RecursionError):
             config[key.strip()] = raw
     return config
+
+
+def known_names(methods: str | None, splits: str | None) -> None:
+    """Refuse an unknown method or split by name (comma-separated lists allowed) from the entry
+    points alone: the commands that compute import torch next, 5–10 s for a typo otherwise."""
+    from fsbench import registry
+
+    for kind, names in (("methods", methods), ("splits", splits)):
+        for name in (n.strip() for n in (names or "").split(",") if n.strip()):
+            registry.find(kind, name)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from fsbench.cli.console import load_config, out, parse_shots
+from fsbench.cli.console import known_names, load_config, out, parse_shots
 
 
 @click.command()
@@ -25,6 +25,7 @@ from fsbench.cli.console import load_config, out, parse_shots
 @click.option("--out", "out_path", type=click.Path(), help="Results JSON path.")  # str: keeps a trailing '/' to refuse
 def run(method, dataset, split, shots, episodes, seed, ways, cross_condition, dev, config_path, overrides, out_path) -> None:
     """Evaluate METHOD on DATASET under SPLIT and write a results JSON."""
+    known_names(method, split)  # a typo is refused in a second, before torch is imported
     from fsbench.evaluation.runner import RunRequest
     from fsbench.evaluation.runner import run as run_request
     from fsbench.names import default_results_path, output_file
@@ -66,6 +67,7 @@ def demo(methods: str | None, episodes: int, jobs: int | None) -> None:
 @click.option("--out", "out_path", type=click.Path(), default="model.onnx", show_default=True)
 def export(method, dataset, split, fold, seed, config_path, overrides, out_path) -> None:
     """Fit METHOD on one fold (cache hit after `fsbench run`) and export images → embeddings to ONNX."""
+    known_names(method, split)
     from fsbench.deploy.export import export_method
 
     from fsbench.names import output_file

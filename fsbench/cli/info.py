@@ -1,6 +1,8 @@
 """`fsbench info NAME`: what a plugin is, from its own dataset card, docstring or config.
 
-Only the named plugin is imported (a dataset builder is light; a method may pull in torch).
+A method, backbone, head, classifier or split is described from its source (fsbench.cli.plugin_source),
+without importing it: a method's module pulls in torch (10 s); only a dataset builder, which is
+light, is imported for its card.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from rich.markup import escape
 
 from fsbench import paths, registry
+from fsbench.cli.plugin_source import Unreadable, read
 from fsbench.errors import UnknownPluginError
 
 
@@ -66,14 +69,26 @@ def describe(name: str, kind: str | None = None) -> str:
     parts = []
     for k in matches:
         plugin = registry.find(k, name)
-        obj = plugin.load()
         parts.append(f"[dim]{k[:-1]} {name}  ({plugin.distribution}: {plugin.value})[/dim]")
-        card = getattr(obj, "card", None)
-        if card is not None:
-            parts += describe_card(card)
+        if k == "datasets":  # a builder module is light; its card is an object, not a literal
+            parts += describe_card(plugin.load().card)
             continue
-        parts.append(escape(inspect.getdoc(obj) or ""))
-        config = getattr(obj, "default_config", None)
-        if config:
-            parts.append("default config: " + escape(json.dumps(config, sort_keys=True)))
+        doc, attrs = metadata(plugin)
+        parts.append(escape(doc))
+        if attrs.get("default_config"):
+            parts.append("default config: " + escape(json.dumps(attrs["default_config"], sort_keys=True)))
+        for key, meaning in (attrs.get("config_auto") or {}).items():
+            if (attrs.get("default_config") or {}).get(key) == "auto":
+                parts.append(escape(f'  "{key}": "auto" → {meaning}'))
     return "\n".join(parts)
+
+
+def metadata(plugin: registry.Plugin) -> tuple[str, dict[str, Any]]:
+    """Docstring, default config and what its "auto" values resolve to: read from the source
+    (no torch import), or from the imported plugin where the source needs running."""
+    wanted = ("default_config", "config_auto")
+    try:
+        return read(plugin.value, wanted, registry.BASES.get(plugin.kind))
+    except (Unreadable, OSError, SyntaxError, RecursionError):
+        obj = plugin.load()
+        return inspect.getdoc(obj) or "", {a: getattr(obj, a) for a in wanted if hasattr(obj, a)}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from fsbench.cli.console import load_config, out
+from fsbench.cli.console import known_names, load_config, out
 from fsbench.errors import FsbenchError
 
 
@@ -31,6 +31,7 @@ def predict(method, from_path, dataset, split, fold, seed, config_path, override
     """Classify IMAGES against a new signer's SUPPORT images with a fitted method (top-2 with scores)."""
     from rich.table import Table
 
+    known_names(method, split)  # before torch
     from fsbench.deploy.fit import fit_fold, refit_from_results
     from fsbench.deploy.predict import predict as run_predict
 

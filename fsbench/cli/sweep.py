@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from fsbench.cli.console import err, load_config, out, parse_shots
+from fsbench.cli.console import err, known_names, load_config, out, parse_shots
 
 GRID_FLAGS = ("method", "dataset", "split", "shots", "episodes", "seeds", "ways", "cross_condition", "dev",
               "config_path", "overrides", "grid")
@@ -42,6 +42,7 @@ def sweep(sweep_file: Path | None, cpus: int | None, backend: str, address: str 
           out_dir: Path | None, dry_run: bool, **grid: Any) -> None:
     """Run every cell of SWEEP_FILE (TOML, docs/sweeps.md) or of the grid the flags give; a re-run
     computes only the cells whose results file is missing."""
+    known_names(grid["method"], grid["split"])  # before the sweep machinery imports torch
     from fsbench.names import output_dir
     from fsbench.sweep.backends import make_backend
     from fsbench.sweep.cells import identify, is_done

@@ -122,6 +122,14 @@ class TrainedMethod(Method):
         "train_queries": (1, None), "batch_size": (2, None), "lr": (0, None), "lr_halve_every": (1, None),
     }
 
+    #: what each "auto" resolves to (`fsbench info` prints it; `resolve_input` and `rotation_on` decide it)
+    config_auto: ClassVar[dict[str, str]] = {
+        "size": "28 for grayscale, 32 for colour (conv4, resnet12); a registered backbone: the card's stored size",
+        "mode": "L (grayscale) where the sampled images are grey, else RGB; a registered backbone: its channels",
+        "invert": "on where the dataset card says the foreground is dark (Omniglot's strokes)",
+        "rotate_classes": "on for grayscale (character) data, off for hands",
+    }
+
     net: nn.Module | None = None
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:

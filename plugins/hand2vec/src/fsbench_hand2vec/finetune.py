@@ -53,6 +53,9 @@ class Hand2VecFT(Hand2Vec):
     }
 
     auto_backbone: ClassVar[str] = "posenet"  # fine-tuning needs a net trained here
+    config_auto: ClassVar[dict[str, str]] = {
+        **Hand2Vec.config_auto, "backbone": "posenet on colour images, charnet on grayscale ones (fine-tuning "
+                                            "needs a net trained here)"}
     test_config: ClassVar[dict[str, Any]] = {**Hand2Vec.test_config, "ft_epochs": 1, "ft_warmup_epochs": 0,
                                              "ft_batch_size": 16}
 

@@ -26,7 +26,7 @@ from fsbench.data.dataset import DatasetView
 from fsbench.errors import FsbenchError
 from fsbench.features import backbone_features
 from fsbench.heads import DualPathHead
-from fsbench.heads.method import HeadMethod
+from fsbench.heads.method import SQUEEZE_ABOVE, SQUEEZE_TO, HeadMethod
 from fsbench.runtime import torch_threads
 from fsbench.training.cache import cache_key, model_path, train_or_load
 from fsbench_hand2vec.charnet import CharNet, CharNetBackbone
@@ -125,6 +125,20 @@ class Hand2Vec(HeadMethod):
         {"backbone": DEMO_BACKBONE, "backbone_options": {"input_size": 128}}
         if DEMO_BACKBONE in registry.names("backbones") else {"backbone_epochs": 8})
     auto_backbone: ClassVar[str] = AUTO_BACKBONE
+    #: what each "auto" resolves to, said by `fsbench info hand2vec` (read from source: literals,
+    #: constants and f-strings only, so no torch import is needed to print it)
+    config_auto: ClassVar[dict[str, str]] = {
+        "backbone": f"{AUTO_BACKBONE} on colour images, charnet on grayscale ones (characters)",
+        "features": f"{BACKBONE_BUDGETS['pretrained']['features']} on a pretrained backbone, "
+                    f"{BACKBONE_BUDGETS['posenet']['features']} on posenet or charnet",
+        "backbone_epochs": f"posenet {BACKBONE_BUDGETS['posenet']['backbone_epochs']}, charnet "
+                           f"{BACKBONE_BUDGETS['charnet']['backbone_epochs']}; a pretrained backbone trains nothing",
+        "backbone_lr_max": f"posenet {BACKBONE_BUDGETS['posenet']['backbone_lr_max']}, "
+                           f"charnet {BACKBONE_BUDGETS['charnet']['backbone_lr_max']}",
+        "backbone_max_images": f"posenet {BACKBONE_BUDGETS['posenet']['backbone_max_images']} (a seeded "
+                               "class-balanced subset), charnet 0 (every training image)",
+        "head_squeeze": f"{SQUEEZE_TO} when the backbone's features are wider than {SQUEEZE_ABOVE}, else none",
+    }
     test_config: ClassVar[dict[str, Any]] = {
         "backbone": "posenet", "keypoint_source": "none", "backbone_epochs": 1, "backbone_warmup_epochs": 0,
         "backbone_batch_size": 16, "head_epochs": 2, "head_warmup_epochs": 0, "head_batch_size": 16,
