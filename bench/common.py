@@ -32,9 +32,10 @@ def setup(threads: int = THREADS) -> None:
     os.environ.setdefault("FSBENCH_DATA", str(ROOT.parent / "shared" / "data"))
     os.environ.setdefault("FSBENCH_HOME", "/tmp/fsbench-bench-home")
     os.environ["OMP_NUM_THREADS"] = str(threads)
-    import torch
+    from fsbench.runtime import prepare_environment, tune_process
 
-    from fsbench.runtime import tune_process
+    prepare_environment()  # OMP_WAIT_POLICY, before torch loads OpenMP
+    import torch
 
     tune_process()
 

@@ -9,6 +9,7 @@ import pytest
 from fsbench.record import document as results_mod
 from fsbench.errors import ResultsError
 from fsbench.evaluation.runner import RunRequest, run
+from fsbench.runtime import decide_threads
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,8 @@ def test_run_output_validates_and_records_provenance(tiny_results):
     r = tiny_results
     assert r["dataset"]["content_hash"] and r["split"]["manifest_sha256"]
     assert set(r["protocol"]["episodes_sha256"]) == {"S=0", "S=1"}
-    assert r["fsbench"]["git_commit"] and r["hardware"]["threads"] >= 1
+    assert r["fsbench"]["git_commit"] and r["hardware"]["threads"] == decide_threads() >= 1
+    assert r["hardware"]["usable_cores"] >= 1 and r["hardware"]["wait_policy"] and r["hardware"]["thread_policy"]
     assert r["method"]["distribution"] == "fsbench"
     assert set(r["metrics"]["S=1"]["per_signer"]) == {"s1", "s2", "s3"}
 

@@ -17,6 +17,7 @@ import click
 from fsbench import __version__
 from fsbench.cli import boards, catalog, data, evaluate, predict, sweep, verify
 from fsbench.cli.console import err
+from fsbench.runtime import prepare_environment
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,6 +30,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
     if quiet:  # an environment variable, so worker processes and Ray tasks inherit it
         os.environ["FSBENCH_QUIET"] = "1"
     ctx.obj = {"debug": debug}  # no torch here: what trains calls fsbench.runtime.tune_process itself
+    prepare_environment()  # before any command loads torch: OpenMP reads its wait policy only then
 
 
 for command in (catalog.list_cmd, catalog.info, data.prepare, evaluate.run, evaluate.demo, evaluate.export,

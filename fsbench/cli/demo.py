@@ -5,10 +5,10 @@ Prepares the MIT-licensed Omniglot zips shipped inside the package (no download)
 declares a `demo_config`, prints one comparison table, writes a self-contained HTML board and
 says what to try next.
 
-The methods run in `jobs` worker processes (default: one per core) of one torch thread each,
-longest first, so the demo waits about as long as its slowest method while the others share the
-other core, instead of the sum of all; one thread per process keeps OpenMP threads from spinning
-against each other (fsbench/runtime.py). `--jobs 1` runs them one after the other.
+The methods run in `jobs` worker processes (default: one per usable core) that share the usable
+cores' torch threads (`fsbench.runtime.decide_threads`: one each when there are as many workers as
+cores), longest first, so the demo waits about as long as its slowest method while the others
+share the other core, instead of the sum of all. `--jobs 1` runs them one after the other.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from rich.console import Console
 from fsbench import registry
 from fsbench.record.shots import shot_key
 from fsbench.record.document import write_results
+from fsbench.runtime import decide_threads, prepare_environment, torch_threads, usable_cores
 from fsbench.boards.tables import comparison_table, results_table
 
 console = Console()
@@ -49,14 +50,12 @@ def _request(name: str, episodes: int) -> Any:
 
 
 def _run_one(name: str, episodes: int, threads: int) -> dict[str, Any]:
-    """One method in a worker process: its own torch threads, quiet bars (the parent shows progress)."""
-    import torch
-
+    """One method in a worker process: its share of torch threads, quiet bars (the parent shows progress)."""
     from fsbench.evaluation.runner import run
 
     os.environ["FSBENCH_QUIET"] = "1"
-    torch.set_num_threads(threads)
-    return run(_request(name, episodes))
+    with torch_threads(threads):
+        return run(_request(name, episodes))
 
 
 def _slowest_first(methods: list[str]) -> list[str]:
@@ -70,8 +69,9 @@ def run_demo(methods: list[str] | None = None, episodes: int = 20, out_dir: Path
 
     resolve_dataset("omniglot")  # prepared once here, before the workers read it
     names = _slowest_first(methods or demo_methods())
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(names)))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    prepare_environment()  # the spawned workers inherit OMP_WAIT_POLICY before their torch loads
+    jobs = max(1, min(jobs or usable_cores(), len(names)))
+    threads = decide_threads(running=jobs)
     console.print(f"[bold]fsbench demo[/bold]: {', '.join(names)} on Omniglot's unseen alphabets "
                   f"(20-way, S=1 and 5, {episodes} episodes each), {jobs} at a time")
     done: dict[str, dict] = {}

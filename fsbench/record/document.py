@@ -7,7 +7,6 @@ reproduce it (dataset hash, split and episode hashes, config, seed, code version
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
 from functools import cache
@@ -20,6 +19,7 @@ import jsonschema
 from fsbench import __version__
 from fsbench.atomic import atomic_path
 from fsbench.errors import ResultsError
+from fsbench.runtime import thread_record
 
 SCHEMA_VERSION = 2  # 2: sparse confusion counts, compact JSON (1 had dense C × C lists at indent 1)
 SCHEMA_PATH = Path(__file__).parent / "schema" / "results.schema.json"
@@ -146,8 +146,8 @@ def hardware() -> dict[str, Any]:
         pass
     return {
         "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "threads": torch.get_num_threads(),
+        # threads, usable cores (affinity, cgroup quota), cpu_count, thread and OpenMP wait policy
+        **thread_record(),
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "platform": platform.platform(),
     }

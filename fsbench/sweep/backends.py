@@ -20,7 +20,7 @@ from typing import Any
 
 from fsbench.errors import FsbenchError
 from fsbench.evaluation.runner import run
-from fsbench.runtime import torch_threads
+from fsbench.runtime import decide_threads, torch_threads, usable_cores, worker_environment
 from fsbench.sweep.cells import Cell
 from fsbench.sweep.spec import SweepError
 
@@ -35,11 +35,12 @@ def one_line(exc: BaseException) -> str:
 
 
 def execute(cell: Cell) -> Outcome:
-    """Run one cell exactly as `fsbench run` would, with torch threads = the cell's CPUs."""
+    """Run one cell exactly as `fsbench run` would, with torch threads = the cell's CPUs (at most the
+    cores this process may use: `fsbench.runtime.decide_threads`)."""
     where = {"host": socket.gethostname(), "pid": os.getpid()}
     t0 = time.perf_counter()
     try:
-        with torch_threads(cell.spec.cpus):
+        with torch_threads(decide_threads(cpus=cell.spec.cpus)):
             results = run(cell.spec.request())
         got = results["dataset"]["content_hash"]
         if got != cell.dataset_hash:
@@ -97,8 +98,11 @@ class RayBackend:
         if self.address not in (None, "auto"):
             self._check_reachable(self.address)
         try:
+            # a private Ray gets the cores this process may use (affinity, cgroup quota), so the cells
+            # it runs at once share them; workers sleep, not spin, at OpenMP barriers (fsbench.runtime)
             ray.init(address=self.address, include_dashboard=False if self.address is None else None,
-                     logging_level=logging.WARNING, runtime_env={"env_vars": {"FSBENCH_QUIET": "1"}})
+                     **({"num_cpus": usable_cores()} if self.address is None else {}), logging_level=logging.WARNING,
+                     runtime_env={"env_vars": {"FSBENCH_QUIET": "1", **worker_environment()}})
         except (ConnectionError, RuntimeError, ValueError, SystemExit) as exc:  # Ray exits when it gives up
             raise SweepError(f"cannot join Ray at {self.address!r} ({one_line(exc)}); start one with `ray start "
                              "--head`, or drop --address to start a local one; a cluster with token authentication "
