@@ -1,7 +1,7 @@
 """Train an embedding head on frozen features with the §3.1.2 recipe.
 
 Features are small (N × 128 floats), so the whole set lives in memory and an epoch of the one
-SGD loop (`fsbench.training.loop`) is a permutation of it, the pairwise siamese loss on every
+loop (`fsbench.training.loop.fit_shuffled`) is a permutation of it, the pairwise siamese loss on every
 mini-batch. Seeded: the same (features, labels, config, seed) give the same weights.
 """
 
@@ -14,7 +14,7 @@ from torch import Tensor
 
 from fsbench.heads.dualpath import DualPathHead
 from fsbench.heads.loss import pairwise_siamese_loss
-from fsbench.training.loop import sgd_loop
+from fsbench.training.loop import fit_shuffled
 
 HEAD_DEFAULTS: dict[str, Any] = {
     "epochs": 20,
@@ -49,5 +49,5 @@ def train_head(head: DualPathHead, features: Tensor, labels: Tensor, config: dic
         emb = head(features[idx])
         return pairwise_siamese_loss(emb, labels[idx], head.alpha, head.beta, num_classes, cfg["beta_weight"])
 
-    return sgd_loop(head, len(features), cfg, seed, step_loss, "training embedding head",
+    return fit_shuffled(head, len(features), cfg, seed, step_loss, "training embedding head",
                     after_step=lambda: head.bound_alpha(cfg["alpha_min"]), prefix="head_")

@@ -1,1 +1,2 @@
-"""What trains models: the one SGD loop, its lr schedule, and the trained-model cache."""
+"""What trains models: the one loop (loop.py) with its optimisers (optim.py) and lr schedules
+(schedule.py), and the trained-model cache (cache.py)."""

@@ -1,10 +1,12 @@
 """Training checkpoints for learning curves: save at chosen steps, resume from the latest one.
 
 The schedules here do not depend on a run's total length, so the state after n steps of any
-run is the state of an n-step run. A `Checkpoints` object saves that state (weights, optimiser,
-scheduler and both random generators) as the cache entry of the n-step run, and a longer run
-resumes from the longest such entry instead of starting over: a curve of k points costs one
-training of its longest point. Resumed and uninterrupted runs give the same weights (tested).
+run is the state of an n-step run. A `Checkpoints` object saves that state (weights, optimiser
+and both random generators; a schedule is a function of the step and has no state) as the cache
+entry of the n-step run, and a longer run resumes from the longest such entry instead of
+starting over: a curve of k points costs one training of its longest point. Resumed and
+uninterrupted runs give the same weights (tested). Bound to a trainer's generators (`bind`), it
+is the one loop's `Hooks` (`fsbench.training.loop`).
 """
 
 from __future__ import annotations
@@ -29,32 +31,37 @@ class Checkpoints:
         self.seconds_before = float(resume["train_seconds"]) if resume else 0.0
         self.start = time.perf_counter()
         self.final: dict[str, Any] = {}
+        self.rng: np.random.Generator | None = None
+        self.gen: torch.Generator | None = None
+
+    def bind(self, rng: np.random.Generator, gen: torch.Generator) -> "Checkpoints":
+        """The trainer's generators, saved and restored with the weights; returns self."""
+        self.rng, self.gen = rng, gen
+        return self
 
     def seconds(self) -> float:
         """Training time so far, counting the run this one resumed."""
         return round(self.seconds_before + time.perf_counter() - self.start, 2)
 
-    def restore(self, net: nn.Module, opt: torch.optim.Optimizer, sched: Any,
-                rng: np.random.Generator, gen: torch.Generator) -> int:
+    def restore(self, net: nn.Module, opt: torch.optim.Optimizer) -> int:
         """Load the resumed state into the loop's objects; the number of steps already done."""
         if not self.resume:
             return 0
+        assert self.rng is not None and self.gen is not None, "bind() the trainer's generators first"
         state = self.resume["loop"]
         net.load_state_dict(self.resume["weights"])
         opt.load_state_dict(state["opt"])
-        if sched is not None:
-            sched.load_state_dict(state["sched"])
-        rng.bit_generator.state = state["rng"]
-        gen.set_state(state["gen"])
+        self.rng.bit_generator.state = state["rng"]
+        self.gen.set_state(state["gen"])
         return int(state["step"])
 
-    def after(self, step: int, last: int, net: nn.Module, opt: torch.optim.Optimizer, sched: Any,
-              rng: np.random.Generator, gen: torch.Generator) -> None:
-        """Called after every step: saves wanted intermediate steps, remembers the last one."""
+    def after_epoch(self, step: int, last: int, net: nn.Module, opt: torch.optim.Optimizer) -> None:
+        """Called after every step (epoch): saves wanted intermediate ones, remembers the last one."""
         if step not in self.wanted and step != last:
             return
-        loop = {"step": step, "opt": opt.state_dict(), "sched": None if sched is None else sched.state_dict(),
-                "rng": rng.bit_generator.state, "gen": gen.get_state()}
+        assert self.rng is not None and self.gen is not None, "bind() the trainer's generators first"
+        loop = {"step": step, "opt": opt.state_dict(), "rng": self.rng.bit_generator.state,
+                "gen": self.gen.get_state()}
         meta = {"train_seconds": self.seconds(), "loop": loop}
         if step == last:
             self.final = meta  # saved with the final weights by train_or_load

@@ -15,7 +15,9 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from fsbench.errors import FsbenchError
-from fsbench.progress import progress_bar
+from fsbench.training.loop import Plan, fit
+from fsbench.training.optim import OptimizerSpec
+from fsbench.training.schedule import schedule_from_config
 
 from fsbench_fewshot_baselines.backbones import build_backbone, feature_dim
 from fsbench_fewshot_baselines.base import COMMON_CONFIG, COMMON_TRAIN_KEYS, Input, TrainedMethod, as_float
@@ -102,22 +104,19 @@ class ClassificationMethod(TrainedMethod):
         targets = torch.from_numpy(labels)
         batch = int(cfg["batch_size"])
         per_epoch = max(1, len(labels) // batch)  # drop the ragged last batch (BN needs > 1)
-        opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])  # constant rate, as Chen et al.
-        epochs = int(cfg["epochs"])
-        first = ckpt.restore(net, opt, None, rng, gen)
-        with progress_bar() as bar:
-            task = bar.add_task(f"{self.name}: training classifier", total=epochs * per_epoch,
-                                completed=first * per_epoch, unit="steps")
-            for epoch in range(first + 1, epochs + 1):
-                order = rng.permutation(len(labels))
-                for b in range(per_epoch):
-                    idx = order[b * batch : (b + 1) * batch]
-                    x = as_float(images[idx])
-                    if cfg["augment"]:
-                        x = random_affine(x, gen)
-                    loss = F.cross_entropy(net(x), targets[idx])
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    bar.update(task, advance=1, description=f"{self.name}: training classifier, loss {loss.item():.3f}")
-                ckpt.after(epoch, epochs, net, opt, None, rng, gen)
+
+        def batches(epoch: int) -> list[np.ndarray]:
+            order = rng.permutation(len(labels))
+            return [order[b * batch : (b + 1) * batch] for b in range(per_epoch)]
+
+        def loss_fn(idx: np.ndarray) -> Tensor:
+            x = as_float(images[idx])
+            if cfg["augment"]:
+                x = random_affine(x, gen)
+            return F.cross_entropy(net(x), targets[idx])
+
+        # Adam at a constant rate, as Chen et al.
+        fit(net, Plan(int(cfg["epochs"]), per_epoch, batches), loss_fn,
+            optimizer=OptimizerSpec.from_config(cfg, "adam"), schedule=schedule_from_config(cfg, "constant"),
+            hooks=ckpt.bind(rng, gen), desc=f"{self.name}: training classifier", show_loss=True,
+            advice="lower lr or raise batch_size")

@@ -2,8 +2,8 @@
 
 Each step draws one N-way K-shot training episode from the fold's training view (optionally
 with every 90° class rotation as a new class), embeds support and query, and minimises the
-cross-entropy of the method's episode logits. Adam, learning rate halved every
-`lr_halve_every` episodes (Snell et al.: 2000).
+cross-entropy of the method's episode logits, in fsbench's one training loop: Adam, learning
+rate halved every `lr_halve_every` episodes (Snell et al.: 2000).
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from fsbench.progress import progress_bar
+from fsbench.training.loop import Plan, fit
+from fsbench.training.optim import OptimizerSpec
+from fsbench.training.schedule import schedule_from_config
 
 from fsbench_fewshot_baselines.backbones import build_backbone
 from fsbench_fewshot_baselines.base import COMMON_CONFIG, COMMON_TRAIN_KEYS, TrainedMethod, as_float
 from fsbench_fewshot_baselines.checkpoints import Checkpoints
-from fsbench_fewshot_baselines.sampling import EpisodeSampler, random_affine, rotate_classes, rotation_on
+from fsbench_fewshot_baselines.sampling import EpisodeSampler, TrainEpisode, random_affine, rotate_classes, rotation_on
 
 EPISODIC_CONFIG: dict[str, Any] = {
     **COMMON_CONFIG,
@@ -67,31 +69,21 @@ class EpisodicMethod(TrainedMethod):
         sampler = EpisodeSampler(labels, cfg["train_ways"], cfg["train_shots"], cfg["train_queries"])
         rng = np.random.default_rng([seed, 2017])
         gen = torch.Generator().manual_seed(seed)
-        opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
-        # a fixed halving period (not a fraction of the run): a prefix of a long run is a short run
-        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=int(cfg["lr_halve_every"]), gamma=0.5)
-        steps = int(cfg["episodes"])
-        first = ckpt.restore(net, opt, sched, rng, gen)
-        with progress_bar() as bar:
-            task = bar.add_task(f"{self.name}: training episodes", total=steps, completed=first,
-                                unit="episodes")
-            for step in range(first + 1, steps + 1):
-                ep = sampler.sample(rng)
-                x = as_float(images[np.concatenate([ep.support, ep.query])])
-                if cfg["augment"]:
-                    x = random_affine(x, gen)
-                emb = net(x)
-                ns = len(ep.support)
-                logits = self.episode_logits(
-                    emb[:ns], torch.from_numpy(ep.support_labels), emb[ns:], sampler.ways
-                )
-                loss = F.cross_entropy(logits, torch.from_numpy(ep.query_labels))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                ckpt.after(step, steps, net, opt, sched, rng, gen)
-                bar.update(task, advance=1, description=f"{self.name}: training episodes, loss {loss.item():.3f}")
+
+        def loss_fn(ep: TrainEpisode) -> Tensor:
+            x = as_float(images[np.concatenate([ep.support, ep.query])])
+            if cfg["augment"]:
+                x = random_affine(x, gen)
+            emb = net(x)
+            ns = len(ep.support)
+            logits = self.episode_logits(emb[:ns], torch.from_numpy(ep.support_labels), emb[ns:], sampler.ways)
+            return F.cross_entropy(logits, torch.from_numpy(ep.query_labels))
+
+        # Adam under a fixed halving period (not a fraction of the run): a prefix of a long run is a short run
+        fit(net, Plan.repeat(int(cfg["episodes"]), lambda: sampler.sample(rng)), loss_fn,
+            optimizer=OptimizerSpec.from_config(cfg, "adam"), schedule=schedule_from_config(cfg, "step"),
+            hooks=ckpt.bind(rng, gen), desc=f"{self.name}: training episodes", show_loss=True, unit="episodes",
+            advice="lower lr or raise train_ways")
 
 
 def class_means(x: Tensor, labels: Tensor, ways: int) -> Tensor:

@@ -10,11 +10,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn import functional as F
 
 from fsbench.api import LowShotClassifier
 from fsbench.errors import FsbenchError
+from fsbench.training.loop import Plan, fit
+from fsbench.training.optim import OptimizerSpec
+from fsbench.training.schedule import Constant
 
 from fsbench_fewshot_baselines.classification import CLASSIFICATION_CONFIG, ClassificationMethod, HEADS
 
@@ -44,21 +47,16 @@ class FinetuneHead(LowShotClassifier):
         self.classes_, pos = torch.unique(labels, return_inverse=True)
         x = support.detach().float()
         c = len(self.classes_)
+        params = nn.Module()  # the episode's head, trained by the one loop
         if self.head == "cosine":
             means = torch.zeros(c, x.shape[1]).index_add_(0, pos, F.normalize(x, dim=1))
-            self.weight_ = F.normalize(means, dim=1).requires_grad_()
-            params = [self.weight_]
+            params.weight = nn.Parameter(F.normalize(means, dim=1))
         else:
-            self.weight_ = torch.zeros(c, x.shape[1], requires_grad=True)
-            self.bias_ = torch.zeros(c, requires_grad=True)
-            params = [self.weight_, self.bias_]
-        opt = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
-        with torch.enable_grad():
-            for _ in range(self.steps):
-                loss = F.cross_entropy(self._logits(x), pos)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+            params.weight = nn.Parameter(torch.zeros(c, x.shape[1]))
+            params.bias = nn.Parameter(torch.zeros(c))
+        self.weight_, self.bias_ = params.weight, getattr(params, "bias", None)
+        fit(params, Plan.repeat(self.steps, lambda: x), lambda batch: F.cross_entropy(self._logits(batch), pos),
+            optimizer=OptimizerSpec("adam", weight_decay=self.weight_decay), schedule=Constant(self.lr), guard=False)
         self.weight_ = self.weight_.detach()
         if self.head == "linear":
             self.bias_ = self.bias_.detach()

@@ -20,7 +20,7 @@ from fsbench.data.dataset import DatasetView
 from fsbench.errors import FsbenchError
 from fsbench.features import default_size_mode
 from fsbench.heads import DualPathHead, pairwise_siamese_loss
-from fsbench.training.loop import sgd_loop
+from fsbench.training.loop import fit_shuffled
 from fsbench_hand2vec.charnet import CharNetBackbone
 from fsbench_hand2vec.method import TRAINED, Hand2Vec, sub_config
 from fsbench_hand2vec.trainers import BACKBONE_DEFAULTS, prepare_batch
@@ -81,7 +81,7 @@ class Hand2VecFT(Hand2Vec):
             return pairwise_siamese_loss(model(x), labels[idx], self.head.alpha, self.head.beta,
                                          n_classes, self.config["beta_weight"])
 
-        sgd_loop(model, len(images), {**BACKBONE_DEFAULTS, **sub_config(self.config, "ft_")}, seed, step_loss,
+        fit_shuffled(model, len(images), {**BACKBONE_DEFAULTS, **sub_config(self.config, "ft_")}, seed, step_loss,
                  "fine-tuning backbone + head", clip=5.0, no_decay=(),
                  after_step=lambda: self.head.bound_alpha(self.config["head_alpha_min"]), prefix="ft_")
         self.backbone.net.eval()

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from fsbench.data.dataset import to_tensor
-from fsbench.training.loop import LOOP_DEFAULTS, sgd_loop
+from fsbench.training.loop import LOOP_DEFAULTS, fit_shuffled
 from fsbench_hand2vec.augment import noise_and_cutout, photometric
 from fsbench_hand2vec.charnet import CharNet, normalise_gray
 from fsbench_hand2vec.posenet import PoseNet, gaussian_targets, heatmap_loss, normalise
@@ -47,7 +47,7 @@ def train_posenet(net: PoseNet, images: np.ndarray, keypoints: np.ndarray, cfg: 
         target = gaussian_targets(kp[idx, :, :2], images.shape[1], radius)
         return heatmap_loss(net(x), target, weights[idx])
 
-    return sgd_loop(net, len(images), {**BACKBONE_DEFAULTS, **cfg}, seed, step_loss, "training hand-pose net",
+    return fit_shuffled(net, len(images), {**BACKBONE_DEFAULTS, **cfg}, seed, step_loss, "training hand-pose net",
                     clip=5.0, prefix="backbone_")
 
 
@@ -60,5 +60,5 @@ def train_charnet(net: CharNet, images: np.ndarray, labels: np.ndarray, cfg: dic
         x = prepare_batch(images, idx, True, augment, gen)
         return nn.functional.cross_entropy(net(x), y[idx])
 
-    return sgd_loop(net, len(images), {**BACKBONE_DEFAULTS, **cfg}, seed, step_loss, "training character net",
+    return fit_shuffled(net, len(images), {**BACKBONE_DEFAULTS, **cfg}, seed, step_loss, "training character net",
                     prefix="backbone_")
