@@ -23,7 +23,8 @@ def test_training_loop_refuses_to_return_a_diverged_network():
         fit_shuffled(model, 40, cfg, 0, lambda idx, gen: model.weight.sum() * float("nan"), "toy net")
     # a rare bad step (one in twenty) is skipped: the run goes on and the weights stay finite
     calls = iter(range(100))
-    fit_shuffled(model, 40, cfg, 0, lambda idx, gen: model.weight.sum() * (float("nan") if next(calls) == 3 else 1.0), "toy")
+    fit_shuffled(model, 40, cfg, 0, lambda idx, gen: model.weight.sum() * (float("nan") if next(calls) == 3 else 1.0),
+                 "toy")
     assert torch.isfinite(model.weight).all()
 
 
@@ -212,6 +213,7 @@ def test_bf16_autocast_trains_on_the_cpu_and_fp16_there_is_refused():
 
     fit(model, Plan(1, 2, lambda e: [torch.arange(25), torch.arange(25, 50)]), loss, optimizer=OptimizerSpec("adam"),
         schedule=Constant(1e-2), placement=Placement("cpu", "bf16"))
-    assert seen == [torch.bfloat16] * 2 and model.weight.dtype == torch.float32 and not torch.equal(model.weight, before)
+    assert seen == [torch.bfloat16] * 2 and model.weight.dtype == torch.float32
+    assert not torch.equal(model.weight, before)
     with pytest.raises(FsbenchError, match="fp16 needs a GPU"):
         resolve("cpu", "fp16")

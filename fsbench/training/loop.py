@@ -213,7 +213,8 @@ def fit_shuffled(
     accumulate = max(1, min(int(cfg.get("accumulate", 1)), n // batch))
     gen = torch.Generator().manual_seed(seed)
     plan = Plan.shuffled(n, batch, int(cfg["epochs"]), gen, accumulate)
-    return fit(model, plan, lambda idx: step_loss(idx, gen), optimizer=OptimizerSpec.from_config(cfg, "sgd", no_decay=no_decay),
+    return fit(model, plan, lambda idx: step_loss(idx, gen),
+               optimizer=OptimizerSpec.from_config(cfg, "sgd", no_decay=no_decay),
                schedule=schedule_from_config(cfg, "restarts"), placement=placement, accumulate=accumulate, clip=clip,
                seed=seed, after_step=after_step, desc=desc, advice=f"lower {prefix}lr_max or raise {prefix}batch_size",
                batch_key=f"{prefix}batch_size", channels_last=True)
