@@ -30,6 +30,7 @@ __all__ = [
     "MasksInvalid",
     "EmbedsTensors",
     "Exportable",
+    "KeepsPrior",
     "Fold",
     "Episode",
     "EpisodeSpec",
@@ -212,6 +213,10 @@ class Method(ABC):
     config_types: ClassVar[dict[str, tuple[type, ...]]] = {}
     config_choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
     config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {}
+    #: keys added to `default_config` after entries of this version were published, each with the
+    #: value that keeps the old behaviour: at that value a key stays out of `config_hash`, so a
+    #: published entry's hash still names the same config (e.g. the prior's {"n0": 2.0})
+    late_keys: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         from fsbench.configs import check_config
@@ -222,7 +227,8 @@ class Method(ABC):
 
     @property
     def config_hash(self) -> str:
-        return config_hash({"method": self.name, "version": self.version, **self.config})
+        kept = {k: v for k, v in self.config.items() if k not in self.late_keys or v != self.late_keys[k]}
+        return config_hash({"method": self.name, "version": self.version, **kept})
 
     def fit(self, train: "DatasetView", seed: int) -> None:  # noqa: B027 - training-free methods
         """Learn from the fold's training view only. Default: nothing to learn."""
@@ -271,3 +277,13 @@ class Exportable(Protocol):
     writes to ONNX."""
 
     def inference_module(self) -> tuple[nn.Module, tuple[int, int, int]]: ...
+
+
+@runtime_checkable
+class KeepsPrior(Protocol):
+    """A classifier that starts each class from what the training signers taught (a prior) and
+    lets a new signer's S examples move it, so one noisy example cannot replace it. The evaluator
+    hands it the embeddings of the fold's *training* rows of the episode's classes before `fit`
+    (never a test-signer row besides the S support), and at S = 0 fits it on no support at all."""
+
+    def with_prior(self, embeddings: Tensor, labels: Tensor) -> "LowShotClassifier": ...

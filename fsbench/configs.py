@@ -23,6 +23,12 @@ from fsbench.errors import FsbenchError
 
 NUMBER = (int, float)
 
+#: the prior-keeping classifier's settings (`classifier = "prior-prototype"`), shared by every
+#: embedding method's config and the classifier's own default; n0 chosen with --dev (docs/baselines.md)
+PRIOR_DEFAULTS: dict[str, Any] = {"n0": 2.0}
+#: what an embedding method's config says about n0: a number ≥ 0
+PRIOR_RANGES: dict[str, tuple[float | None, float | None]] = {"n0": (0, None)}
+
 
 class ConfigError(FsbenchError):
     """A method config that is not an object, has an unknown key or a value of the wrong kind."""

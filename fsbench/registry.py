@@ -154,6 +154,21 @@ def get(kind: str, name: str) -> Any:
     return find(kind, name).load()
 
 
+def classifier(name: str, **settings: Any) -> Any:
+    """The registered classifier `name` given those of `settings` its factory takes: a method hands
+    over every setting it has (a head's α and β, the prior's n0) and each rule takes its own."""
+    import inspect
+
+    factory = get("classifiers", name)
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a builtin or C factory: nothing can be passed by name
+        return factory()
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return factory(**settings)
+    return factory(**{k: v for k, v in settings.items() if k in params})
+
+
 def load_all(kind: str) -> dict[str, Any]:
     """Every loadable plugin of a kind; broken ones become a `PluginWarning`, not a crash."""
     out = {}

@@ -58,13 +58,53 @@ def test_fit_never_sees_the_test_signer_and_support_is_only_s_examples(tiny, mon
             assert len(support) == 2 * len(tiny.class_names)  # exactly S per class
 
 
-def _with_spy(find):
-    def patched(kind, name):
-        if (kind, name) == ("methods", "spy"):
-            return registry.Plugin("methods", "spy", f"{__name__}:Spy", "tests")
-        return find(kind, name)
+def _with_spy(find, name="spy", cls="Spy"):
+    def patched(kind, n):
+        if (kind, n) == ("methods", name):
+            return registry.Plugin("methods", name, f"{__name__}:{cls}", "tests")
+        return find(kind, n)
 
     return patched
+
+
+class PriorSpy(Spy):
+    """The same spy with the prior-keeping classifier: its prior must come from training rows only."""
+
+    name: ClassVar[str] = "prior-spy"
+    priors: ClassVar[list[torch.Tensor]] = []
+
+    def make_classifier(self):
+        spy_supports, spy_priors = Spy.supports, PriorSpy.priors
+
+        class Recorder(registry.get("classifiers", "prior-prototype")().__class__):
+            def with_prior(self, embeddings, labels):
+                spy_priors.append(embeddings[:, 0].long())
+                return super().with_prior(embeddings, labels)
+
+            def fit(self, support, labels):
+                spy_supports.append(support[:, 0].long())
+                return super().fit(support, labels)
+
+        return Recorder(2.0)
+
+
+def test_the_prior_keeping_classifier_sees_training_rows_and_s_support_only(tiny, monkeypatch):
+    monkeypatch.setattr(registry, "find", _with_spy(registry.find, "prior-spy", "PriorSpy"))
+    Spy.fitted.clear()
+    Spy.supports.clear()
+    PriorSpy.priors.clear()
+    results = run(RunRequest("prior-spy", "tiny", "leave-signer-out", [0, 2], 3, 0), tiny)
+    test_signers = [f["test_signers"][0] for f in results["split"]["folds"]]
+    assert len(Spy.fitted) == 3 and len(PriorSpy.priors) == len(Spy.supports) == len(results["episodes"])
+    per_fold = len(Spy.supports) // 3
+    for k, held_out in enumerate(test_signers):
+        assert held_out not in Spy.fitted[k]
+        for support, prior in zip(Spy.supports[k * per_fold : (k + 1) * per_fold],
+                                  PriorSpy.priors[k * per_fold : (k + 1) * per_fold]):
+            assert held_out not in set(tiny.signers[prior.numpy()]) and len(prior) > 0
+            assert set(tiny.signers[support.numpy()]) <= {held_out}
+            assert len(support) in (0, 2 * len(tiny.class_names))  # S = 0: the prior alone; else S per class
+    assert sum(len(s) == 0 for s in Spy.supports) == sum(e["shots"] == 0 for e in results["episodes"]) > 0
 
 
 class Diverged(Spy):

@@ -9,6 +9,8 @@ With the similarity p = σ(β + α²·φ(x)·φ(x_i,c)) of eq. 3.23:
   softmax  argmax_c Σ_i softmax_{i,c}(β + α²·φ·φ)    (eq. 3.26)
   prototype        argmax_c cos(φ(x), mean_i φ(x_i,c))       (Snell et al. 2017, cosine)
   euclid-prototype argmax_c −‖φ(x) − mean_i φ(x_i,c)‖²     (Snell et al. 2017)
+  prior-prototype  argmax_c cos(φ(x), n0·prior_c + Σ_i φ(x_i,c)), all φ unit-norm, prior_c the
+                   training signers' unit class mean: S = 0 is the prior, n0 = 0 plain prototypes
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from fsbench.api import LowShotClassifier
+from fsbench.configs import PRIOR_DEFAULTS
 
 
 class _SupportClassifier(LowShotClassifier):
@@ -72,6 +75,60 @@ class PrototypeClassifier(_SupportClassifier):
         return -torch.cdist(q, self.prototypes_).pow(2)
 
 
+class PriorPrototypeClassifier(LowShotClassifier):
+    """Cosine prototypes that keep the training signers' class prototype as n0 pseudo-examples.
+
+    p_c = normalise(n0 · prior_c + Σ_i u_i,c) with u the L2-normalised support embeddings of c and
+    prior_c the normalised mean of the normalised training-view embeddings of c (`with_prior`,
+    handed over by the evaluator: fsbench.api.KeepsPrior). One noisy support example then moves
+    the prototype by 1/(n0 + 1) instead of replacing it. Classes with a prior and no support keep
+    the prior (at any n0); without a prior, or with n0 = 0, a class with support is the cosine
+    prototype of its unit embeddings.
+    """
+
+    def __init__(self, n0: float = PRIOR_DEFAULTS["n0"]) -> None:
+        if not float(n0) >= 0:
+            raise ValueError(f"prior-prototype n0 must be ≥ 0, not {n0!r}")
+        self.n0 = float(n0)
+        self._prior_labels = torch.zeros(0, dtype=torch.long)
+        self._prior: Tensor | None = None
+
+    def with_prior(self, embeddings: Tensor, labels: Tensor) -> "PriorPrototypeClassifier":
+        """Remember prior_c for every class in `labels` (training-signer rows only)."""
+        labels = torch.as_tensor(labels, dtype=torch.long)
+        if len(labels):
+            self._prior_labels, pos = torch.unique(labels, return_inverse=True)
+            self._prior = F.normalize(_class_sums(F.normalize(embeddings.float(), dim=1), pos,
+                                                  len(self._prior_labels)), dim=1)
+        return self
+
+    def fit(self, support: Tensor, labels: Tensor) -> "PriorPrototypeClassifier":
+        labels = torch.as_tensor(labels, dtype=torch.long)
+        if len(support) == 0 and self._prior is None:
+            raise ValueError("a low-shot classifier needs at least one support example (or a prior)")
+        self.classes_ = torch.unique(torch.cat([labels, self._prior_labels]))
+        width = support.shape[1] if len(support) else self._prior.shape[1]  # type: ignore[union-attr]
+        sums = torch.zeros(len(self.classes_), width)
+        pos = torch.searchsorted(self.classes_, labels)
+        if len(support):
+            sums += _class_sums(F.normalize(support.float(), dim=1), pos, len(self.classes_))
+        if self._prior is not None:
+            at = torch.searchsorted(self.classes_, self._prior_labels)
+            # a class without support is its prior, whatever n0 (the limit of n0·prior alone)
+            weight = torch.where(torch.isin(at, pos), self.n0, 1.0)
+            sums[at] += weight[:, None] * self._prior
+        self.prototypes_ = F.normalize(sums, dim=1)
+        return self
+
+    def scores(self, queries: Tensor) -> Tensor:
+        return F.normalize(queries.float(), dim=1) @ self.prototypes_.T
+
+
+def _class_sums(x: Tensor, pos: Tensor, classes: int) -> Tensor:
+    """(classes, f) sum of the rows of `x` per class position: one BLAS call, as the prototypes do."""
+    return F.one_hot(pos, classes).T.float() @ x
+
+
 def max_rule(alpha: float = 1.0, beta: float = 0.0) -> SimilarityClassifier:
     return SimilarityClassifier("max", alpha, beta)
 
@@ -90,3 +147,7 @@ def cosine_prototype() -> PrototypeClassifier:
 
 def euclidean_prototype() -> PrototypeClassifier:
     return PrototypeClassifier("euclidean")
+
+
+def prior_prototype(n0: float = PRIOR_DEFAULTS["n0"]) -> PriorPrototypeClassifier:
+    return PriorPrototypeClassifier(n0)

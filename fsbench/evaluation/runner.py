@@ -19,7 +19,7 @@ import torch
 
 from fsbench import registry
 from fsbench.evaluation import fastpath
-from fsbench.api import MasksInvalid, Method
+from fsbench.api import KeepsPrior, MasksInvalid, Method
 from fsbench.data.dataset import DatasetView, FsDataset
 from fsbench.protocol.devset import development_set
 from fsbench.errors import FsbenchError, ProtocolError
@@ -134,8 +134,9 @@ class FoldEmbeddings:
     index: int  # the fold's position in the split, as `Episode.fold` names it
     test: torch.Tensor  # (len(fold.test), f), in fold.test's (sorted) order
     test_valid: np.ndarray  # (len(fold.test),) bool: rows the method could embed
-    train: torch.Tensor | None = None  # training rows of the test classes (S = 0, train-signer support)
-    train_labels: np.ndarray | None = None
+    # training rows of the test classes (S = 0, train-signer support, a classifier's prior)
+    train: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 0))
+    train_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def _run_fold(method: Method, data: FsDataset, fold: Fold, f_i: int, plan: Plan,
@@ -147,10 +148,12 @@ def _run_fold(method: Method, data: FsDataset, fold: Fold, f_i: int, plan: Plan,
     t1 = time.perf_counter()
     test_emb, test_valid = _embed(method, data.view(fold.test))
     emb = FoldEmbeddings(fold, f_i, test_emb, test_valid)
-    if 0 in plan or method.support_source == "test-signer+train":
+    if 0 in plan or method.support_source == "test-signer+train" or isinstance(_classifier(method), KeepsPrior):
+        # the fold's training rows only: the S = 0 support, the joined support or a classifier's prior
         train_rows = fold.train[np.isin(data.labels[fold.train], fold.test_classes)]
-        train_emb, train_valid = _embed(method, data.view(train_rows))
-        emb = replace(emb, train=train_emb[train_valid], train_labels=data.labels[train_rows][train_valid])
+        if len(train_rows):  # unseen classes have none
+            train_emb, train_valid = _embed(method, data.view(train_rows))
+            emb = replace(emb, train=train_emb[train_valid], train_labels=data.labels[train_rows][train_valid])
     t2 = time.perf_counter()
     with torch_threads(1):  # episodes are small memory-bound ops: 2 threads measured 0.6–0.9× of 1
         outcomes = classify_fold(method, data, emb, plan)
@@ -180,15 +183,20 @@ def _classify_episode(method: Method, data: FsDataset, emb: FoldEmbeddings, ep: 
     s_pos, q_pos = np.searchsorted(test, ep.support), np.searchsorted(test, ep.query)  # test is sorted
     s_keep = s_pos[emb.test_valid[s_pos]]
     support, labels = emb.test[s_keep], data.labels[test[s_keep]]
-    if ep.shots == 0 or method.support_source == "test-signer+train":
+    clf = _classifier(method)
+    prior = isinstance(clf, KeepsPrior)  # it takes the training rows as its prior, so S = 0 is the prior alone
+    if (ep.shots == 0 and not prior) or method.support_source == "test-signer+train":
         keep = np.isin(emb.train_labels, ep.classes)
         support = torch.cat([support, emb.train[keep]])
         labels = np.concatenate([labels, emb.train_labels[keep]])
     top2 = np.full((len(q_pos), 2), -1, np.int64)
     q_ok = emb.test_valid[q_pos]
-    if len(support) and q_ok.any():
+    if (len(support) or prior) and q_ok.any():
         with plugin_step(method, "its classifier"):
-            clf = _classifier(method).fit(support, torch.from_numpy(labels))
+            if prior:
+                keep = np.isin(emb.train_labels, ep.classes)
+                clf = clf.with_prior(emb.train[keep], torch.from_numpy(emb.train_labels[keep]))
+            clf = clf.fit(support, torch.from_numpy(labels))
             pred = np.asarray(clf.predict_topk(emb.test[q_pos[q_ok]], 2))
         if pred.ndim != 2 or len(pred) != int(q_ok.sum()) or not 1 <= pred.shape[1] <= 2:
             raise MethodError(f"{who(method)}: its classifier's predict_topk returned shape {pred.shape}, "

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from fsbench import registry
 from fsbench.api import LowShotClassifier, Method
+from fsbench.configs import PRIOR_DEFAULTS
 from fsbench.errors import FsbenchError
 from fsbench.heads.dualpath import DualPathHead
 from fsbench.heads.train import train_head
@@ -70,7 +71,9 @@ class HeadMethod(Method):
     def make_classifier(self) -> LowShotClassifier:
         if self.head is None:
             raise FsbenchError(f"{self.name}.make_classifier() called before fit(); call fit() first")
-        return self.head.classifier(self.config["classifier"])
+        # the rule takes what it needs: the head's learned α, β (eqs 3.24–3.26) or the prior's n0
+        return registry.classifier(self.config["classifier"], **self.head.learned(),
+                                   **{k: self.config[k] for k in PRIOR_DEFAULTS if k in self.config})
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()

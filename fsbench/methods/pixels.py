@@ -15,6 +15,7 @@ from torch.nn import functional as F
 
 from fsbench import registry
 from fsbench.api import LowShotClassifier, Method
+from fsbench.configs import PRIOR_DEFAULTS, PRIOR_RANGES
 from fsbench.data.dataset import DatasetView
 
 
@@ -26,10 +27,12 @@ class Pixels(Method):
     default_config: ClassVar[dict[str, Any]] = {
         "size": 32,
         "mode": "RGB",
-        "classifier": "prototype",
+        "classifier": "prototype",  # any registered classifier, e.g. prior-prototype (with n0)
+        **PRIOR_DEFAULTS,
     }
+    late_keys: ClassVar[dict[str, Any]] = PRIOR_DEFAULTS
     config_choices: ClassVar[dict[str, tuple[Any, ...]]] = {"mode": ("RGB", "L")}
-    config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {"size": (2, 256)}
+    config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {"size": (2, 256), **PRIOR_RANGES}
 
     def embed(self, view: DatasetView) -> Tensor:
         chunks = [self.embed_tensor(b) for b in view.tensors(self.config["size"], self.config["mode"])]
@@ -41,4 +44,4 @@ class Pixels(Method):
         return F.normalize(x - x.mean(dim=1, keepdim=True), dim=1)
 
     def make_classifier(self) -> LowShotClassifier:
-        return registry.get("classifiers", self.config["classifier"])()
+        return registry.classifier(self.config["classifier"], n0=self.config["n0"])

@@ -23,7 +23,8 @@ from PIL import Image
 from torch import Tensor, nn
 
 from fsbench import registry
-from fsbench.api import Method
+from fsbench.api import LowShotClassifier, Method
+from fsbench.configs import PRIOR_DEFAULTS, PRIOR_RANGES
 from fsbench.data.dataset import DatasetView, Mode
 from fsbench.errors import FsbenchError
 from fsbench.runtime import torch_threads
@@ -46,7 +47,12 @@ COMMON_CONFIG: dict[str, Any] = {
     "embed_batch": 256,
     "threads": 0,  # torch threads for training/embedding; 0 keeps torch's setting (1 is faster on a loaded machine)
     "snapshots": [],  # also save (and resume from) the state after these many steps: learning curves train once
+    # auto: the method's own rule; or any registered classifier, e.g. prior-prototype (with n0)
+    "classifier": "auto",
+    **PRIOR_DEFAULTS,
 }
+#: keys added after the boards' entries were published, at the values that keep their meaning
+LATE_KEYS: dict[str, Any] = {"classifier": "auto", **PRIOR_DEFAULTS}
 COMMON_TRAIN_KEYS = ("backbone", "backbone_args", "width", "resnet_widths")
 
 
@@ -120,7 +126,9 @@ class TrainedMethod(Method):
         "size": (16, 1024), "width": (1, None), "embed_batch": (1, None), "threads": (0, None),
         "episodes": (1, None), "epochs": (1, None), "train_ways": (2, None), "train_shots": (1, None),
         "train_queries": (1, None), "batch_size": (2, None), "lr": (0, None), "lr_halve_every": (1, None),
+        **PRIOR_RANGES,
     }
+    late_keys: ClassVar[dict[str, Any]] = LATE_KEYS
 
     #: what each "auto" resolves to (`fsbench info` prints it; `resolve_input` and `rotation_on` decide it)
     config_auto: ClassVar[dict[str, str]] = {
@@ -152,6 +160,11 @@ class TrainedMethod(Method):
         """Embeddings of a float batch; default: the whole network."""
         assert self.net is not None
         return self.net(x)
+
+    def registered_classifier(self) -> LowShotClassifier | None:
+        """The registered classifier the config names instead of the method's own rule (None: auto)."""
+        name = self.config["classifier"]
+        return None if name == "auto" else registry.classifier(name, n0=self.config["n0"])
 
     def extra_meta(self, inp: Input) -> dict[str, Any]:
         """What `build` needs besides the input and classes (saved beside the weights)."""

@@ -87,5 +87,5 @@ class Finetune(ClassificationMethod):
 
     def make_classifier(self) -> LowShotClassifier:
         c = self.config
-        return FinetuneHead(c["head"], int(c["finetune_steps"]), float(c["finetune_lr"]),
+        return self.registered_classifier() or FinetuneHead(c["head"], int(c["finetune_steps"]), float(c["finetune_lr"]),
                             float(c["finetune_weight_decay"]), float(c["cosine_scale"]))

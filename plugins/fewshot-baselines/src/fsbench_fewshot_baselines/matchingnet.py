@@ -47,4 +47,4 @@ class MatchingNet(EpisodicMethod):
 
     def make_classifier(self) -> LowShotClassifier:
         alpha = math.sqrt(self.config["temperature"])
-        return registry.get("classifiers", "softmax")(alpha=alpha, beta=0.0)
+        return self.registered_classifier() or registry.get("classifiers", "softmax")(alpha=alpha, beta=0.0)

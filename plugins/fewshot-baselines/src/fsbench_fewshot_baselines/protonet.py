@@ -57,7 +57,7 @@ class ProtoNet(EpisodicMethod):
         return -squared_distances(query, protos)
 
     def make_classifier(self) -> LowShotClassifier:
-        return registry.get("classifiers", CLASSIFIER_FOR_METRIC[self.config["metric"]])()
+        return self.registered_classifier() or registry.get("classifiers", CLASSIFIER_FOR_METRIC[self.config["metric"]])()
 
 
 class ProtoNetJoint(ProtoNet):

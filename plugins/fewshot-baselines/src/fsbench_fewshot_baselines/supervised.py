@@ -50,4 +50,4 @@ class SupervisedCNN(ClassificationMethod):
     def make_classifier(self) -> LowShotClassifier:
         if self.net is None:
             raise FsbenchError("supervised-cnn must be fit before make_classifier")
-        return LogitClassifier(self.meta["train_classes"], self.meta.get("label_stride", 1))
+        return self.registered_classifier() or LogitClassifier(self.meta["train_classes"], self.meta.get("label_stride", 1))

@@ -22,6 +22,7 @@ from torch import Tensor
 
 from fsbench import registry
 from fsbench.api import PoseBackbone
+from fsbench.configs import PRIOR_DEFAULTS, PRIOR_RANGES
 from fsbench.data.dataset import DatasetView
 from fsbench.errors import FsbenchError
 from fsbench.features import backbone_features
@@ -97,7 +98,8 @@ class Hand2Vec(HeadMethod):
         "min_confidence": 0.3,
         "pooling": "avg",  # avg (Fig 3.19: 128) | flatten (2048)
         "features": "auto",  # f, the embedding size; auto: the backbone's in BACKBONE_BUDGETS
-        "classifier": "max",  # max | mean | softmax (eqs 3.24–3.26)
+        "classifier": "max",  # max | mean | softmax (eqs 3.24–3.26) | prior-prototype (with n0)
+        **PRIOR_DEFAULTS,
         # backbone recipe (§3.1.2), CPU-sized: the thesis's is 20 epochs, warm-up 5, batch 1024;
         # "auto": the backbone's entry in BACKBONE_BUDGETS
         "backbone_epochs": "auto", "backbone_warmup_epochs": 1, "backbone_batch_size": 64,
@@ -148,8 +150,10 @@ class Hand2Vec(HeadMethod):
         "backbone": (str,), "head_widths": (list, type(None)),
     }
     config_choices: ClassVar[dict[str, tuple[Any, ...]]] = {
-        "classifier": ("max", "mean", "softmax"), "pooling": ("avg", "flatten"),
+        "classifier": ("max", "mean", "softmax", "prior-prototype"), "pooling": ("avg", "flatten"),
     }
+    config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = PRIOR_RANGES
+    late_keys: ClassVar[dict[str, Any]] = PRIOR_DEFAULTS
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
@@ -157,8 +161,6 @@ class Hand2Vec(HeadMethod):
         if self.config["backbone"] not in known:
             raise FsbenchError(f"hand2vec backbone {self.config['backbone']!r} is unknown; use auto, posenet or "
                                f"charnet (trained here) or a registered backbone: {', '.join(known[3:])}")
-        if self.config["classifier"] not in ("max", "mean", "softmax"):
-            raise FsbenchError(f"hand2vec classifier {self.config['classifier']!r} is unknown; use max, mean or softmax")
         self.backbone: PoseBackbone | None = None
         self.head: DualPathHead | None = None
 

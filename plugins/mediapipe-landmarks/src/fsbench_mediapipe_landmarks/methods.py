@@ -19,6 +19,7 @@ from torch import Tensor
 
 from fsbench import registry
 from fsbench.api import LowShotClassifier, Method
+from fsbench.configs import PRIOR_DEFAULTS, PRIOR_RANGES
 from fsbench.data.dataset import DatasetView
 from fsbench.errors import FsbenchError
 from fsbench.heads.dualpath import DualPathHead
@@ -81,13 +82,16 @@ class MediaPipeGeometric(_LandmarkMethod):
 
     name: ClassVar[str] = "mediapipe-geometric"
     version: ClassVar[str] = "1"
-    default_config: ClassVar[dict[str, Any]] = {**LANDMARK_DEFAULTS, "classifier": "euclid-prototype"}
+    default_config: ClassVar[dict[str, Any]] = {**LANDMARK_DEFAULTS, "classifier": "euclid-prototype",
+                                                **PRIOR_DEFAULTS}
+    late_keys: ClassVar[dict[str, Any]] = PRIOR_DEFAULTS
+    config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = PRIOR_RANGES
 
     def embed(self, view: DatasetView) -> Tensor:
         return self.landmark_features(view)
 
     def make_classifier(self) -> LowShotClassifier:
-        return registry.get("classifiers", self.config["classifier"])()
+        return registry.classifier(self.config["classifier"], n0=self.config["n0"])
 
 
 class MediaPipeLandmarks(HeadMethod, _LandmarkMethod):
@@ -101,20 +105,22 @@ class MediaPipeLandmarks(HeadMethod, _LandmarkMethod):
         # lr 0.1 collapses (α → 0.05). lr 0.003, two layers and f = 32 were selected with
         # `fsbench run --dev` (training signers only), see docs/mediapipe-landmarks.md.
         "features": 32,  # f, the embedding size
-        "classifier": "max",  # max | mean | softmax (eqs 3.24–3.26)
+        "classifier": "max",  # max | mean | softmax (eqs 3.24–3.26) | prior-prototype (with n0)
+        **PRIOR_DEFAULTS,
         # 480: where top-1 at S=4 stops rising on the `--dev` curve (docs/mediapipe-landmarks.md)
         "head_epochs": 480, "head_warmup_epochs": 2, "head_batch_size": 256,
         "head_lr_max": 0.003, "head_lr_min": 1e-4, "head_dropout": 0.1, "head_widths": [79, 95],
         "beta_weight": 0.25,
         "threads": 1,  # torch threads while training the tiny head (pool wake-ups dominate otherwise)
     }
+    late_keys: ClassVar[dict[str, Any]] = PRIOR_DEFAULTS
+    config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = PRIOR_RANGES
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
-        if self.config["classifier"] not in ("max", "mean", "softmax"):
-            raise FsbenchError(
-                f"mediapipe-landmarks classifier {self.config['classifier']!r} is unknown; use max, mean or softmax"
-            )
+        if self.config["classifier"] not in ("max", "mean", "softmax", "prior-prototype"):
+            raise FsbenchError(f"mediapipe-landmarks classifier {self.config['classifier']!r} is unknown; "
+                               "use max, mean, softmax or prior-prototype")
         self.head: DualPathHead | None = None
         self._mean: Tensor | None = None
         self._std: Tensor | None = None

@@ -17,6 +17,7 @@ from torch.nn import functional as F
 
 from fsbench import registry
 from fsbench.api import LowShotClassifier, Method, PoseBackbone
+from fsbench.configs import PRIOR_DEFAULTS, PRIOR_RANGES
 from fsbench.data.dataset import DatasetView
 from fsbench.errors import FsbenchError
 from fsbench.features import backbone_features
@@ -32,12 +33,14 @@ class FrozenPrototypes(Method):
     default_config: ClassVar[dict[str, Any]] = {
         "backbone": "imagenet-efficientnet-lite0",  # any registered backbone
         "backbone_options": {},  # keyword arguments for the backbone, e.g. {"input_size": 160}
-        "classifier": "prototype",  # any registered classifier: prototype, max, mean, ...
+        "classifier": "prototype",  # any registered classifier: prototype, prior-prototype (n0), max, ...
+        **PRIOR_DEFAULTS,
         # torch intra-op threads while embedding (0: torch's default); on an oversubscribed CPU
         # one thread can be several times faster than two
         "threads": 0,
     }
-    config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {"threads": (0, None)}
+    config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {"threads": (0, None), **PRIOR_RANGES}
+    late_keys: ClassVar[dict[str, Any]] = PRIOR_DEFAULTS
     # not in the demo: the demo's Omniglot sets are 4 840 images through a 224-px ImageNet net,
     # several minutes on 2 cores
 
@@ -62,7 +65,7 @@ class FrozenPrototypes(Method):
             return F.normalize(backbone_features(self.load_backbone(), view), dim=1)
 
     def make_classifier(self) -> LowShotClassifier:
-        return registry.get("classifiers", self.config["classifier"])()
+        return registry.classifier(self.config["classifier"], n0=self.config["n0"])
 
     def describe(self) -> dict[str, Any]:
         """The method's record plus the outside weights: a board entry must name them."""
