@@ -136,6 +136,8 @@ class TrainedMethod(Method):
         "mode": "L (grayscale) where the sampled images are grey, else RGB; a registered backbone: its channels",
         "invert": "on where the dataset card says the foreground is dark (Omniglot's strokes)",
         "rotate_classes": "on for grayscale (character) data, off for hands",
+        "classifier": "the method's own rule (protonet: its metric's prototypes; matchingnet: softmax "
+                      "attention; finetune: a head fitted on the support; supervised-cnn: its logits)",
     }
 
     net: nn.Module | None = None
