@@ -58,12 +58,11 @@ class HeadMethod(Method):
         """Train (or load) the head on frozen `features`; `identity` names what the features are
         (backbone fingerprint + training rows), so a rerun with another S or episode count, or
         another fold sharing those features, trains nothing."""
-        key = cache_key(self.name, identity, self.config_hash, seed)
-
         def train(head: DualPathHead) -> None:
             train_head(head, features, labels, self.head_config(), seed)
 
         with torch_threads(self.config.get("threads", 0)):
+            key = cache_key(self.name, identity, self.config_hash, seed)  # keyed by the threads it trains with
             head, _ = train_or_load(model_path("heads", self.name, key), key,
                                     lambda meta: self.build_head(features.shape[1], seed), train)
         return head

@@ -1,12 +1,16 @@
 """Train-or-load: the one cache of trained models, keyed by everything that changes the weights.
 
-A method names its key material (config, training-view fingerprint, seed, …); the first run
-trains and saves {key, meta, state_dict} atomically, later runs load it. A file that does not
-load, or was saved under another key, is retrained rather than trusted.
+A method names its key material (config, training-view fingerprint, seed, …); `cache_key` adds
+what the run's compute changes: torch's intra-op thread count (a different count sums in another
+order: weights differ by up to 0.009), the device and the precision. The first run trains and
+saves {key, meta, state_dict, sha256} atomically, later runs load it. A file that does not load,
+was saved under another key, or whose SHA-256 over key, meta and weights does not match (a
+damaged or edited checkpoint) is retrained rather than trusted, like the pixel and feature caches.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -18,11 +22,46 @@ from torch import nn
 from fsbench.api import canonical_hash
 from fsbench.atomic import write_with
 from fsbench.paths import cache_dir
+from fsbench.progress import console
 
 
-def cache_key(*parts: Any) -> str:
-    """SHA-256 of the canonical JSON of `parts`: equal keys ⇒ equal trained weights."""
-    return canonical_hash(list(parts))
+def compute(threads: int = 0, device: str = "cpu", precision: str = "float32") -> dict[str, Any]:
+    """What besides the recipe decides trained weights: torch's intra-op threads (0: the count in
+    effect now, as `fsbench.runtime.torch_threads(0)` keeps it), the device and the precision."""
+    return {"threads": int(threads) or torch.get_num_threads(), "device": str(device), "precision": str(precision)}
+
+
+def cache_key(*parts: Any, threads: int = 0, device: str = "cpu", precision: str = "float32") -> str:
+    """SHA-256 of the canonical JSON of `parts` and the compute (`compute`): equal keys ⇒ equal
+    trained weights. Give the thread count training will run with (a method's `threads` config),
+    or compute the key inside the `torch_threads` block that trains."""
+    return canonical_hash([*parts, compute(threads, device, precision)])
+
+
+def digest(key: str, meta: Any, state: Any) -> str:
+    """SHA-256 over the key, the meta and every tensor's dtype, shape and bytes (dict keys sorted)."""
+    h = hashlib.sha256(key.encode())
+    _feed(h, meta)
+    _feed(h, state)
+    return h.hexdigest()
+
+
+def _feed(h: Any, obj: Any) -> None:
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    elif isinstance(obj, dict):
+        h.update(f"D{len(obj)}".encode())
+        for k in sorted(obj, key=repr):
+            h.update(repr(k).encode())
+            _feed(h, obj[k])
+    elif isinstance(obj, (list, tuple)):
+        h.update(f"L{len(obj)}".encode())
+        for item in obj:
+            _feed(h, item)
+    else:  # numbers, strings, None: repr is exact for floats
+        h.update(f"V{obj!r}".encode())
 
 
 def model_path(kind: str, name: str, key: str) -> Path:
@@ -39,12 +78,21 @@ def load_model(path: Path, key: str) -> dict[str, Any] | None:
         return None
     if not isinstance(blob, dict) or blob.get("key") != key or "state_dict" not in blob:
         return None
+    try:
+        intact = blob.get("sha256") == digest(key, blob.get("meta"), blob["state_dict"])
+    except Exception:  # noqa: BLE001 - a structure no checkpoint of ours has: damaged, retrain
+        intact = False
+    if not intact:
+        console.print(f"note: trained-model cache {path} fails its SHA-256 check (damaged, edited, or from an "
+                      "fsbench without digests); retraining it", markup=False, highlight=False, soft_wrap=True)
+        return None
     return blob
 
 
 def save_model(path: Path, key: str, model: nn.Module, meta: dict[str, Any] | None = None) -> None:
     buf = io.BytesIO()
-    torch.save({"key": key, "meta": meta or {}, "state_dict": model.state_dict()}, buf)
+    meta, state = meta or {}, model.state_dict()
+    torch.save({"key": key, "meta": meta, "state_dict": state, "sha256": digest(key, meta, state)}, buf)
     write_with(path, lambda fh: fh.write(buf.getvalue()))
 
 

@@ -195,6 +195,7 @@ class TrainedMethod(Method):
             {**{k: self.config[k] for k in self.train_keys}, **override},
             {"size": inp.size, "mode": inp.mode, "invert": inp.invert},
             train.fingerprint, int(seed), self.starting_weights(),
+            threads=self.config["threads"],  # what train_fn trains with (0: torch's current count)
         )
 
     def resumable(self, train: DatasetView, seed: int, inp: Input) -> dict[str, Any] | None:
