@@ -16,7 +16,7 @@ import click
 
 from fsbench import __version__
 from fsbench.cli import boards, catalog, data, evaluate, predict, sweep, verify
-from fsbench.cli.console import err
+from fsbench.cli.console import err, hints
 from fsbench.runtime import prepare_environment
 
 
@@ -53,5 +53,5 @@ def main() -> None:
         if debug and not isinstance(exc, (click.ClickException, click.exceptions.Abort)):
             raise
         message, code = one_line(exc)
-        err.print(f"error: {' '.join(message.splitlines())}", markup=False, highlight=False, soft_wrap=True)
+        err.print(f"error: {hints(' '.join(message.splitlines()))}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(code)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import sys
 import tomllib
 from pathlib import Path
@@ -60,3 +63,29 @@ def known_names(methods: str | None, splits: str | None) -> None:
     for kind, names in (("methods", methods), ("splits", splits)):
         for name in (n.strip() for n in (names or "").split(",") if n.strip()):
             registry.find(kind, name)
+
+
+def command() -> str:
+    """How the user can type fsbench now: `fsbench` where that is on PATH (and is this one), else
+    the path that ran it, e.g. `.venv/bin/fsbench` right after `.ci/setup` without an activated venv."""
+    ran = Path(sys.argv[0])
+    if ran.name != "fsbench":  # python -c / -m, tests: no path to name
+        return "fsbench"
+    found = shutil.which("fsbench")
+    if found and os.path.realpath(found) == os.path.realpath(ran):
+        return "fsbench"
+    try:
+        return str(ran.resolve().relative_to(Path.cwd().resolve())) if not ran.is_absolute() else str(ran)
+    except ValueError:
+        return str(ran)
+
+
+def hints(text: str) -> str:
+    """`text` with every `fsbench SUBCOMMAND` it suggests named as the user can type it (`command()`)."""
+    name = command()
+    if name == "fsbench":
+        return text
+    from fsbench.cli import cli
+
+    subcommands = "|".join(sorted(map(re.escape, cli.commands), key=len, reverse=True))
+    return re.sub(rf"(?<![\w./-])fsbench(?= (?:{subcommands})\b)", name, text)

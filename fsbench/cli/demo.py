@@ -22,6 +22,7 @@ from typing import Any
 from rich.console import Console
 
 from fsbench import registry
+from fsbench.cli.console import hints
 from fsbench.record.shots import shot_key
 from fsbench.record.document import write_results
 from fsbench.runtime import decide_threads, prepare_environment, torch_threads, usable_cores
@@ -93,7 +94,7 @@ def run_demo(methods: list[str] | None = None, episodes: int = 20, out_dir: Path
     for command in (f"fsbench report {out_dir}/{best}.json --out {out_dir}/report",
                     "fsbench leaderboard omniglot__unseen-class-20way",
                     'fsbench prepare folder --raw DIR --name mine --pattern "{label}/{signer}_{*}.jpg"'):
-        console.print(f"  {command}", soft_wrap=True, markup=False, highlight=False)
+        console.print(f"  {hints(command)}", soft_wrap=True, markup=False, highlight=False)
     return all_results
 
 

@@ -45,8 +45,10 @@ def one_line_warnings(debug: bool = False) -> None:
     """Warnings (a broken plugin skipped by `fsbench demo`, a library's deprecation) print as
     `warning: …` on one line; --debug keeps Python's file:line form."""
     if not debug:
+        from fsbench.cli.console import hints
+
         warnings.formatwarning = lambda message, category, *args, **kwargs: (
-            f"warning: {' '.join(str(message).split())}\n"
+            f"warning: {hints(' '.join(str(message).split()))}\n"
         )
 
 

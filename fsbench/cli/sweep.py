@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from fsbench.cli.console import err, known_names, load_config, out, parse_shots
+from fsbench.cli.console import err, hints, known_names, load_config, out, parse_shots
 
 GRID_FLAGS = ("method", "dataset", "split", "shots", "episodes", "seeds", "ways", "cross_condition", "dev",
               "config_path", "overrides", "grid")
@@ -80,8 +80,8 @@ def sweep(sweep_file: Path | None, cpus: int | None, backend: str, address: str 
                          "fix them and re-run the same command: finished cells are kept")
     if header.get("board") and sweep_file is not None:  # a board's own file: how to check and publish it
         boards = sweep_file.parent.parent if sweep_file.parent.name == "sweeps" else Path("leaderboards")
-        out.print(f"next: fsbench verify {header['board']} --runs {out_dir} --boards {boards}   # every entry against its CI\n"
-                  f"      fsbench publish {out_dir} --boards {boards}", markup=False, highlight=False)
+        out.print(hints(f"next: fsbench verify {header['board']} --runs {out_dir} --boards {boards}   # every entry against "
+                        f"its CI\n      fsbench publish {out_dir} --boards {boards}"), markup=False, highlight=False)
 
 
 def _flags_table(method, dataset, split, shots, episodes, seeds, ways, cross_condition, dev, config_path,
