@@ -60,15 +60,23 @@ def test_cross_condition_results_record_dropped_classes(no_left_a, tmp_path):
     assert all(r["dropped_classes"] == (r["signer"] == "s1" and r["support_condition"] == "left") for r in rows)
 
 
-@pytest.mark.parametrize("layout", ["one-condition", "one-signer-one-condition"])
-def test_cross_condition_needs_two_conditions_per_test_signer(tmp_path, layout):
-    cond = (lambda r: "top") if layout == "one-condition" else (
-        lambda r: "top" if r["signer"] == "s2" else r["condition"])
-    folder = tiny_with(tmp_path, "onecond", cond)
+def test_cross_condition_needs_a_test_signer_with_two_conditions(tmp_path):
+    folder = tiny_with(tmp_path, "onecond", lambda r: "top")
     outcome = fsbench("run", "-m", "pixels", "-d", folder, "-s", "leave-signer-out", "--shots", "1",
                       "--episodes", "2", "--cross-condition", "--out", tmp_path / "r.json")
-    refused(outcome, "--cross-condition", "1 recording condition", "(top)")
+    refused(outcome, "--cross-condition", "no test signer", "two recording conditions", "(found top)")
     assert not (tmp_path / "r.json").exists()
+
+
+def test_a_signer_with_one_condition_is_queried_nowhere_not_refused(tmp_path):
+    """Massey's signers 3 and 4 recorded one condition: the cross-condition board still runs."""
+    folder = tiny_with(tmp_path, "onecond", lambda r: "top" if r["signer"] == "s2" else r["condition"])
+    outcome = fsbench("run", "-m", "pixels", "-d", folder, "-s", "leave-signer-out", "--shots", "1",
+                      "--episodes", "2", "--cross-condition", "--set", "size=8", "--out", tmp_path / "r.json")
+    assert outcome.rc == 0, outcome.err
+    rows = load(tmp_path / "r.json")["episodes"]
+    assert {r["signer"] for r in rows if r["n_query"] == 0} == {"s2"}
+    assert all(r["n_query"] > 0 for r in rows if r["signer"] != "s2")
 
 
 def test_cross_condition_refused_before_the_method_is_fitted(tmp_path, monkeypatch):
