@@ -153,6 +153,8 @@ class LowShotClassifier(ABC):
     """
 
     classes_: Tensor
+    #: what a score means, said beside every score `fsbench predict` prints (their scales differ)
+    score_meaning: ClassVar[str] = "the classifier's own score: higher is more likely; not a probability"
 
     @abstractmethod
     def fit(self, support: Tensor, labels: Tensor) -> "LowShotClassifier":

@@ -44,6 +44,7 @@ def test_pixels_enrols_a_new_signer_and_classifies_top2_with_scores(tiny_dir, fo
         assert p["top"][0]["label"] != p["top"][1]["label"]
         right += p["top"][0]["label"] == p["image"].split("-")[0]
     assert right / len(doc["predictions"]) >= 0.75  # pixels reads the bars; chance is 0.25
+    assert "not a probability" in doc["score"]  # each classifier says what its scale is
 
 
 def test_a_trained_method_predicts_through_its_own_classifier(tiny_dir, folders):
@@ -53,6 +54,7 @@ def test_a_trained_method_predicts_through_its_own_classifier(tiny_dir, folders)
     method, data, _ = fit_fold("protonet", str(tiny_dir), "leave-signer-out", 1, config)
     doc = predict(method, data, *folders)
     assert doc["method"]["name"] == "protonet" and doc["support"]["per_class"] == {c: 2 for c in TINY_CLASSES}
+    assert doc["score"].startswith("minus the squared Euclidean distance")  # protonet's negative scores, explained
     labels = set(TINY_CLASSES)
     for p in doc["predictions"]:
         assert {t["label"] for t in p["top"]} <= labels and p["top"][0]["score"] >= p["top"][1]["score"]

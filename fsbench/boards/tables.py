@@ -20,13 +20,14 @@ def results_table(results: dict[str, Any]) -> Table:
     m, d, s = results["method"], results["dataset"], results["split"]
     first = next(iter(results["metrics"].values()))
     signers = sorted(first["per_signer"])
-    show_signers = len(signers) <= 8
+    # one group ("all" on an unseen-class split) repeats the top-1 column; more than 8 do not fit
+    show_signers = 1 < len(signers) <= 8
     table = Table(title=f"{m['name']} · {d['name']} · {s['name']}  (top-1/top-2 %, 95 % CI)")
     for col in ("S", "top-1", "top-2", "queries"):
         table.add_column(col, justify="right")
     if show_signers:
         for signer in signers:
-            table.add_column(f"signer {signer}", justify="right")
+            table.add_column(signer if signer.lower().startswith("signer") else f"signer {signer}", justify="right")
     for key, metric in results["metrics"].items():
         row = [str(shots_in(key)), pct(metric["top1"]), pct(metric["top2"]), str(metric["n_queries"])]
         if show_signers:
@@ -36,16 +37,19 @@ def results_table(results: dict[str, Any]) -> Table:
 
 
 def comparison_table(all_results: list[dict[str, Any]], title: str) -> Table:
-    """Methods × S top-1 with CIs: the demo's closing table."""
+    """Methods × S top-1 with CIs, ranked by top-1 at the largest S: the demo's closing table."""
     keys = sorted({k for r in all_results for k in r["metrics"]}, key=shots_in)
-    table = Table(title=title)
+    main = keys[-1]
+    ranked = sorted(all_results, key=lambda r: -r["metrics"].get(main, {"top1": {"mean": -1}})["top1"]["mean"])
+    table = Table(title=f"{title} · ranked by top-1 at {main}")
+    table.add_column("#", justify="right")
     table.add_column("method")
     for key in keys:
         table.add_column(f"top-1 {key}", justify="right")
     table.add_column("wall s", justify="right")
-    for r in all_results:
+    for rank, r in enumerate(ranked, 1):
         table.add_row(
-            r["method"]["name"],
+            str(rank), r["method"]["name"],
             *[pct(r["metrics"][k]["top1"]) if k in r["metrics"] else "-" for k in keys],
             f"{r['timings']['total_s']:.0f}",
         )

@@ -61,3 +61,4 @@ def predict(method, from_path, dataset, split, fold, seed, config_path, override
         cells = [c for t in p["top"] for c in (t["label"], f"{t['score']:.3f}")] if p["detected"] else ["no hand found"]
         table.add_row(p["image"], *cells)
     out.print(table)
+    out.print(f"score: {doc['score']}", markup=False, highlight=False, soft_wrap=True)

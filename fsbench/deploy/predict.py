@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fsbench.api import MasksInvalid, Method
+from fsbench.api import LowShotClassifier, MasksInvalid, Method
 from fsbench.data.dataset import FsDataset
 from fsbench.errors import DatasetError, FsbenchError
 
@@ -108,4 +108,5 @@ def predict(method: Method, like: FsDataset, support_dir: Path, images_dir: Path
                   for v, j in zip(best.values[i], best.indices[i])] if q_ok[i] else []
         predictions.append({"image": str(image_id), "detected": bool(q_ok[i]), "top": ranked})
     return {"method": method.describe(), "support": {"folder": str(support_dir), "per_class": dict(sorted(kept.items()))},
-            "images": str(images_dir), "predictions": predictions}
+            "images": str(images_dir), "score": getattr(clf, "score_meaning", LowShotClassifier.score_meaning),
+            "predictions": predictions}

@@ -43,6 +43,16 @@ class SimilarityClassifier(_SupportClassifier):
             raise ValueError(f"unknown rule {rule!r}; use max, mean or softmax")
         self.rule, self.alpha, self.beta = rule, float(alpha), float(beta)
 
+    @property
+    def score_meaning(self) -> str:  # type: ignore[override]
+        return {
+            "max": "the head's logit β + α²·cos to the letter's closest support image (σ of it is the similarity, "
+                   "0–1); higher is closer, not a probability",
+            "mean": "mean similarity σ(β + α²·cos) to the letter's support images, 0–1; not a probability",
+            "softmax": "the letter's share of a softmax over every support image, 0–1, summing to 1 over letters: "
+                       "uncalibrated",
+        }[self.rule]
+
     def scores(self, queries: Tensor) -> Tensor:
         logits = self.beta + self.alpha**2 * (queries.float() @ self._support.T)  # (Q, Ns)
         index = self._pos.expand_as(logits)
@@ -61,6 +71,13 @@ class PrototypeClassifier(_SupportClassifier):
         if metric not in ("cosine", "euclidean"):
             raise ValueError(f"unknown metric {metric!r}; use cosine or euclidean")
         self.metric = metric
+
+    @property
+    def score_meaning(self) -> str:  # type: ignore[override]
+        if self.metric == "cosine":
+            return "cosine similarity to the letter's mean support embedding, −1 to 1; not a probability"
+        return ("minus the squared Euclidean distance to the letter's mean support embedding: 0 is identical, "
+                "more negative is farther; not a probability")
 
     def fit(self, support: Tensor, labels: Tensor) -> "PrototypeClassifier":
         super().fit(support, labels)
@@ -85,6 +102,9 @@ class PriorPrototypeClassifier(LowShotClassifier):
     the prior (at any n0); without a prior, or with n0 = 0, a class with support is the cosine
     prototype of its unit embeddings.
     """
+
+    score_meaning = ("cosine similarity to the letter's prototype (support and training-signer prior), −1 to 1; "
+                     "not a probability")
 
     def __init__(self, n0: float = PRIOR_DEFAULTS["n0"]) -> None:
         if not float(n0) >= 0:
