@@ -206,6 +206,10 @@ class Method(ABC):
     #: "test-signer": prototypes come from the S support examples only.
     #: "test-signer+train": support is joined with training-signer embeddings of the same classes.
     support_source: ClassVar[str] = "test-signer"
+    #: False for a method whose `fit` learns nothing from the data (a frozen or fixed embedding):
+    #: its seed then only redraws episodes, which a board's CI already resamples, so its board entry
+    #: keeps one seed while a trained method's pools three (fsbench.sweep.from_board)
+    trains: ClassVar[bool] = True
     #: the installed distribution that registered the method (set by the runner from the registry)
     distribution: str = "unknown"
 
@@ -251,6 +255,7 @@ class Method(ABC):
             "config": self.config,
             "config_hash": self.config_hash,
             "support_source": self.support_source,
+            "trains": self.trains,
         }
 
 

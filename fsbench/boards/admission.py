@@ -75,13 +75,16 @@ def _card(name: str):
 
 
 def check_replacement(old: dict[str, Any], new: dict[str, Any], source: str) -> None:
-    """An entry may only be replaced by one with at least its episodes and every S it had."""
+    """An entry may only be replaced by one with at least its episodes, seeds and every S it had."""
     old_eps, new_eps = old["manifest"].get("episodes", 0), new["manifest"]["episodes"]
+    old_seeds, new_seeds = len(old.get("seeds") or [0]), len(new.get("seeds") or [0])
     lost = sorted(set(old["metrics"]) - set(new["metrics"]), key=shots_in)
-    if new_eps < old_eps or lost:
+    if new_eps < old_eps or new_seeds < old_seeds or lost:
         what = []
         if new_eps < old_eps:
             what.append(f"{new_eps} episodes instead of {old_eps}")
+        if new_seeds < old_seeds:
+            what.append(f"{new_seeds} seed{'s' * (new_seeds > 1)} instead of {old_seeds} (publish the sweep folder)")
         if lost:
             what.append(f"no {', '.join(lost)}")
         raise ResultsError(

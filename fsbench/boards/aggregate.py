@@ -1,10 +1,13 @@
 """One board entry from several seeds of the same run (a sweep's cells), and how boards show it.
 
 Each cell is verified on its own by `fsbench publish` first; this module only combines. Per S the
-entry's `top1`/`top2` are pooled over every query of every seed, with the episode CI recomputed by
-the functions that made each file's (`integrity.summaries_from_rows`: signers and episodes resampled,
-episodes of all seeds together), and `top1.seeds` holds the spread over seeds: each seed's top-1,
-their mean, sample standard deviation, min and max. Boards print it as `mean ±sd [CI]`.
+entry's `top1`/`top2` mean is pooled over every query of every seed, and its 95 % CI resamples
+seeds, then signers, then episodes (`integrity.seeds_ci`): a seed's training luck moves all its
+episodes together, so the CI must count seeds, not just episodes. `top1.seeds` holds the spread
+over seeds: each seed's top-1, their mean, sample standard deviation, min and max. Boards print it
+as `mean ±sd [CI]`, and say how many seeds each entry pools and, for one seed, why (`seeds_note`):
+a method that trains nothing keeps one seed (the seed only redraws episodes, which the CI already
+resamples); a trained method on one seed is an entry made before boards pooled seeds.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from fsbench.errors import ResultsError
-from fsbench.record.shots import shots_in
+from fsbench.record.shots import shot_key, shots_in
 from fsbench.record.document import is_results_file, read_results
-from fsbench.record.integrity import summaries_from_rows
+from fsbench.record.integrity import seeds_ci, summaries_from_rows
 
 #: what every seed of one entry must share (everything but the seed)
 SAME = (("method", "name"), ("method", "config_hash"), ("dataset", "name"), ("dataset", "content_hash"),
@@ -65,9 +68,12 @@ def over_seeds(entry: dict[str, Any], docs: list[dict[str, Any]], sources: list[
     metrics = {}
     for key, summary in pooled.items():
         per_seed = [d["metrics"][key] for d in docs]
+        at_s = [[r for r in d["episodes"] if shot_key(r["shots"]) == key] for d in docs]
         metrics[key] = {
-            "top1": {**summary["top1"], "seeds": spread([m["top1"]["mean"] for m in per_seed], seeds)},
-            "top2": {**summary["top2"], "seeds": spread([m["top2"]["mean"] for m in per_seed], seeds)},
+            "top1": {**summary["top1"], "ci95": seeds_ci(at_s, "top1_correct", seeds[0]),
+                     "seeds": spread([m["top1"]["mean"] for m in per_seed], seeds)},
+            "top2": {**summary["top2"], "ci95": seeds_ci(at_s, "top2_correct", seeds[0]),
+                     "seeds": spread([m["top2"]["mean"] for m in per_seed], seeds)},
             "n_queries": summary["n_queries"],
             "n_episodes": summary["n_episodes"],
             "no_detection": int(sum(m.get("no_detection", 0) for m in per_seed)),
@@ -96,7 +102,18 @@ def spread_text(mean_ci: dict[str, Any]) -> str:
     return f" ±{100 * seeds['std']:.1f}" if seeds and seeds.get("n", 1) > 1 else ""
 
 
+def seeds_note(entry: dict[str, Any]) -> tuple[int, str]:
+    """(seeds the entry pools, why only one: "trains nothing" | "one seed" | "")."""
+    n = len(entry.get("seeds") or [entry["manifest"]["seed"]])
+    if n > 1:
+        return n, ""
+    return 1, "trains nothing" if entry["method"].get("trains") is False else "one seed"
+
+
 def legend(board: dict[str, Any]) -> str:
-    """What ± means, for boards that hold an entry aggregated over seeds."""
+    """What ± and the CI mean, for boards that hold an entry aggregated over seeds."""
     multi = [e for e in board["entries"] if len(e.get("seeds", [])) > 1]
-    return f" · ± = sd over seeds ({', '.join(sorted({str(len(e['seeds'])) for e in multi}))} seeds)" if multi else ""
+    if not multi:
+        return ""
+    counts = ", ".join(sorted({str(len(e["seeds"])) for e in multi}))
+    return f" · ± = sd over seeds ({counts} seeds); their CI resamples seeds, then signers, then episodes"

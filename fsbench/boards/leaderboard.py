@@ -101,6 +101,8 @@ def make_entry(results: dict[str, Any]) -> dict[str, Any]:
             "config_hash": m["config_hash"],
             "support_source": m.get("support_source"),
             "distribution": m.get("distribution"),
+            # whether it learns from the data: a trained method's entry pools ≥ 3 seeds (from_board)
+            **({"trains": m["trains"]} if "trains" in m else {}),
             # outside weights are named on the board: what they are and what they were trained on
             **({"pretrained": m["pretrained"]} if m.get("pretrained") else {}),
         },

@@ -3,7 +3,9 @@
 
 Ranking is by top-1 at the board's main S (`fsbench.evaluation.metrics.main_shots`). Two entries whose
 95 % CIs at that S overlap are not separated by this benchmark, and each row says with which
-ranks it overlaps, so nobody reads a 0.3-point lead as a win.
+ranks it overlaps, so nobody reads a 0.3-point lead as a win. An entry pooled over seeds carries
+a CI that resamples seeds too (`fsbench.boards.aggregate`); each row says how many seeds it pools
+and, for one, why: ° trains nothing, * a trained method not yet pooled (its CI covers episodes only).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from fsbench.atomic import write_text
 from fsbench.errors import ResultsError
 from fsbench.record.shots import main_shots, shot_key, shots_of, signer_gap
 from fsbench.names import output_file
-from fsbench.boards.aggregate import legend, spread_text
+from fsbench.boards.aggregate import legend, seeds_note, spread_text
 from fsbench.boards.leaderboard import read_board, resolve_board
 
 TEMPLATE = Path(__file__).parent / "templates" / "board.html"
@@ -51,6 +53,7 @@ def board_rows(board: dict[str, Any], sibling: dict[str, Any] | None = None) -> 
             "version": e["method"]["version"],
             "config_hash": e["method"]["config_hash"],
             "pretrained": _trained_on(e["method"].get("pretrained")),
+            "seeds": seeds_note(e),
             "main_shots": main,
             "top1": m["top1"] if m else None,
             "top2": m["top2"] if m else None,
@@ -89,6 +92,17 @@ def pct(mean_ci: dict[str, Any] | None) -> str:
     return f"{100 * mean_ci['mean']:.1f}{spread_text(mean_ci)} [{100 * lo:.1f}–{100 * hi:.1f}]"
 
 
+#: how a one-seed row says why: a rich-table mark, and the words of the other formats
+ONE_SEED = {"trains nothing": ("°", "1 (trains nothing)"), "one seed": ("*", "1 (not pooled: CI covers episodes only)")}
+SEEDS_CAPTION = ("seeds: ° trains nothing, so one seed (it only redraws episodes, which the CI resamples); "
+                 "* a trained method on one seed: its CI leaves out training luck")
+
+
+def seeds_text(row: dict[str, Any], short: bool = False) -> str:
+    n, why = row["seeds"]
+    return str(n) if not why else (f"1{ONE_SEED[why][0]}" if short else ONE_SEED[why][1])
+
+
 def _gap_text(row: dict[str, Any]) -> str:
     if not row["gap"]:
         return "–"
@@ -107,7 +121,7 @@ def _cells(board: dict[str, Any], rows: list[dict[str, Any]], gap: bool) -> tupl
     """Header and text cells shared by the rich and Markdown renderings."""
     shots = board_shots(board)
     main = main_shots(board)
-    head = ["#", "method", "config", "pretrained on"]
+    head = ["#", "method", "config", "pretrained on", "seeds"]
     head += [f"top-1 S={s}" + (" ★" if s == main else "") for s in shots]
     head += [f"top-2 S={main}", "CI overlaps"]
     if gap:
@@ -115,7 +129,7 @@ def _cells(board: dict[str, Any], rows: list[dict[str, Any]], gap: bool) -> tupl
     head += ["commit", "date"]
     body = []
     for r in rows:
-        cells = [str(r["rank"]), r["method"], r["config_hash"][:8], r["pretrained"] or "–"]
+        cells = [str(r["rank"]), r["method"], r["config_hash"][:8], r["pretrained"] or "–", seeds_text(r)]
         cells += [pct(r["per_shots"].get(shot_key(s), {}).get("top1")) for s in shots]
         cells += [pct(r["top2"]), ("≈ " + ", ".join(f"#{k}" for k in r["overlaps"])) if r["overlaps"] else ""]
         if gap:
@@ -146,6 +160,7 @@ def rich_table(board: dict[str, Any], rows: list[dict[str, Any]]) -> Table:
     table.add_column("#", justify="right", min_width=1, no_wrap=True)
     table.add_column("method", no_wrap=True)
     table.add_column("config", no_wrap=True)
+    table.add_column("seeds", justify="right", no_wrap=True)
     for s in shots:
         table.add_column(f"S={s}" + ("★" if s == main else ""), justify="right", no_wrap=True)
     table.add_column(f"top-2\nS={main}", justify="right", no_wrap=True)
@@ -154,15 +169,16 @@ def rich_table(board: dict[str, Any], rows: list[dict[str, Any]]) -> Table:
         table.add_column("gap", justify="right", no_wrap=True)
     two = lambda mc: pct(mc).replace(" [", "\n", 1).rstrip("]")  # noqa: E731
     for r in rows:
-        cells = [str(r["rank"]), r["method"] + ("†" if r["git_dirty"] else ""), r["config_hash"][:6]]
+        cells = [str(r["rank"]), r["method"] + ("†" if r["git_dirty"] else ""), r["config_hash"][:6],
+                 seeds_text(r, short=True)]
         cells += [two(r["per_shots"].get(shot_key(s), {}).get("top1")) for s in shots]
         cells += [two(r["top2"]), ",".join(f"#{k}" for k in r["overlaps"])]
         if gap:
             cells.append(_gap_text(r))
         table.add_row(*map(Text, cells))  # Text: a method named "[link=…]" is shown, not interpreted
     table.caption = "top-1 % with 95 % CI below; ★ ranking S; ≈ ranks whose CIs overlap; † dirty git tree" + (
-        "; gap = same-signer − cross-signer top-1 at ★" if gap else ""
-    )
+        "; gap = same-signer − cross-signer top-1 at ★" if gap else "") + (
+        f"; {SEEDS_CAPTION}" if any(r["seeds"][1] for r in rows) else "")
     return table
 
 
@@ -195,7 +211,7 @@ def html_page(board: dict[str, Any], rows: list[dict[str, Any]], heading: str | 
     head, body = _cells(board, rows, gap)
     sort_values = []
     for r in rows:
-        vals = [r["rank"], r["method"], r["config_hash"][:8], r["pretrained"] or ""]
+        vals = [r["rank"], r["method"], r["config_hash"][:8], r["pretrained"] or "", r["seeds"][0]]
         vals += [r["per_shots"].get(shot_key(s), {}).get("top1", {}).get("mean", -1) for s in board_shots(board)]
         vals += [r["top2"]["mean"] if r["top2"] else -1, len(r["overlaps"])]
         if gap:

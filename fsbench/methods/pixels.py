@@ -24,6 +24,7 @@ class Pixels(Method):
 
     name: ClassVar[str] = "pixels"
     version: ClassVar[str] = "1"
+    trains: ClassVar[bool] = False
     default_config: ClassVar[dict[str, Any]] = {
         "size": 32,
         "mode": "RGB",

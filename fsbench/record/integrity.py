@@ -23,7 +23,7 @@ import numpy as np
 
 from fsbench.errors import ResultsError
 from fsbench.record.shots import shot_key, shots_in
-from fsbench.record.stats import bootstrap_ci
+from fsbench.record.stats import bootstrap_ci, seeded_bootstrap_ci
 
 #: two numbers this close are the same number (the recomputation is exact; JSON round-trips)
 TOLERANCE = 1e-9
@@ -94,6 +94,16 @@ def summaries_from_rows(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
             },
         }
     return out
+
+
+def seeds_ci(rows_per_seed: list[list[dict[str, Any]]], key: str, seed: int) -> list[float]:
+    """95 % CI of `key` ("top1_correct", "top2_correct") pooled over seeds, from each seed's rows at
+    one S: seeds, then signers, then episodes resampled (`stats.seeded_bootstrap_ci`)."""
+    parts = []
+    for rows in rows_per_seed:
+        hits, episode, signer, _ = _hits(rows, key)
+        parts.append((hits, episode, signer))
+    return list(seeded_bootstrap_ci(parts, seed))
 
 
 def _differences(given: Any, want: Any, where: str) -> Iterator[str]:

@@ -25,7 +25,46 @@ def bootstrap_ci(
     hits = np.asarray(hits, dtype=float)
     if len(hits) == 0:
         return (float("nan"), float("nan"))
+    totals, denoms = _resampled_sums(hits, episode, group, np.random.default_rng([seed, 1234]), n_boot)
+    lo, hi = np.percentile(totals / np.maximum(denoms, 1), [2.5, 97.5])
+    return (float(lo), float(hi))
+
+
+def seeded_bootstrap_ci(
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], seed: int, n_boot: int = 1000
+) -> tuple[float, float]:
+    """95 % CI of accuracy pooled over training seeds: resample seeds, then each drawn seed's
+    signers, then their episodes (`parts`: one (hits, episode, group) per seed).
+
+    A seed's training luck moves all its episodes together, so pooling the episodes of three seeds
+    into one episode bootstrap would call a lucky seed's 100 episodes 100 independent draws; here
+    each replicate draws K seeds with replacement and, for each draw, an independent signer ×
+    episode resample of that seed, and pools the drawn queries. More spread between seeds widens
+    the interval; with one seed it is exactly `bootstrap_ci` (the same generator and draws). With
+    K = 3 the seed level has only 10 distinct draws and, like any bootstrap over few units, tends
+    to be narrow rather than wide (docs/protocols.md).
+    """
+    parts = [(np.asarray(h, dtype=float), e, g) for h, e, g in parts]
+    if not parts or any(len(h) == 0 for h, _, _ in parts):
+        return (float("nan"), float("nan"))
+    k = len(parts)
     rng = np.random.default_rng([seed, 1234])
+    # draw b, slot j of seed i: an independent inner resample for every seed a slot may draw
+    sums = [_resampled_sums(h, e, g, rng, n_boot * k) for h, e, g in parts]
+    totals = np.stack([t.reshape(n_boot, k) for t, _ in sums])  # (seed, draw, slot)
+    denoms = np.stack([d.reshape(n_boot, k) for _, d in sums])
+    chosen = np.random.default_rng([seed, 5678]).integers(0, k, size=(n_boot, k)) if k > 1 else np.zeros((n_boot, 1), int)
+    draw, slot = np.arange(n_boot)[:, None], np.arange(k)[None, :]
+    acc = totals[chosen, draw, slot].sum(axis=1) / np.maximum(denoms[chosen, draw, slot].sum(axis=1), 1)
+    lo, hi = np.percentile(acc, [2.5, 97.5])
+    return (float(lo), float(hi))
+
+
+def _resampled_sums(
+    hits: np.ndarray, episode: np.ndarray, group: np.ndarray, rng: np.random.Generator, n_boot: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(hits, queries) of `n_boot` two-level resamples: G groups with replacement, then each drawn
+    group's episodes with replacement."""
     g_inv = np.unique(np.asarray(group), return_inverse=True)[1].ravel()
     cells, c_inv = np.unique(np.stack([g_inv, np.asarray(episode)]), axis=1, return_inverse=True)
     c_inv = c_inv.ravel()
@@ -46,11 +85,7 @@ def bootstrap_ci(
     pick = np.minimum((rng.random((n_boot, n_groups, width)) * ne).astype(np.int64), ne - 1)
     live = np.arange(width) < ne
     rows = chosen[..., None]
-    totals = (sums[rows, pick] * live).sum(axis=(1, 2))
-    denoms = (cnts[rows, pick] * live).sum(axis=(1, 2))
-    acc = totals / np.maximum(denoms, 1)
-    lo, hi = np.percentile(acc, [2.5, 97.5])
-    return (float(lo), float(hi))
+    return (sums[rows, pick] * live).sum(axis=(1, 2)), (cnts[rows, pick] * live).sum(axis=(1, 2))
 
 
 def episode_ci(correct: np.ndarray, counts: np.ndarray, seed: int, n_boot: int = 1000) -> tuple[float, float]:

@@ -3,6 +3,9 @@
 `fsbench publish` rewrites it beside the board (`<boards>/sweeps/<board>.toml`) in the same
 locked step, so a published table is always one `fsbench sweep` away and the two cannot drift.
 TOML has no null: config keys whose value is None are left out, i.e. to the method's default.
+A trained method's `[[run]]` lists at least `TRAINED_SEEDS` seeds (its entry's, topped up with the
+smallest unused), so the next regeneration pools them; a method that trains nothing (the entry's
+`method.trains` is false) keeps its entry's seeds, since its seed only redraws episodes.
 Values are written inline (`shots = [0, 1, 2, 4]`), which tomli-w does not do, so the file reads
 like the hand-written ones in docs/sweeps.md; tests read every file back with `tomllib`.
 """
@@ -15,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from fsbench.record.shots import shots_of
+
+#: seeds a trained method's board entry pools: training luck is part of what a row measures
+TRAINED_SEEDS = 3
 
 HEADER = """\
 # The sweep behind {boards}/{name}.json, written by `fsbench publish`: one [[run]] per entry
@@ -39,14 +45,25 @@ def board_sweep(board: dict[str, Any], boards: str = "leaderboards") -> str:
         doc["cross_condition"] = True
     lines = [HEADER.format(boards=boards, name=board["name"]).rstrip("\n"), *assignments(doc)]
     for entry in board["entries"]:
-        run = run_of(entry)
+        run = {**run_of(entry), "seeds": board_seeds(entry)}
         config = run.pop("config")
         lines += ["", "[[run]]", *assignments(run), "[run.config]", *assignments(config)]
     return "\n".join(lines) + "\n"
 
 
+def board_seeds(entry: dict[str, Any]) -> list[int]:
+    """The seeds the entry's `[[run]]` asks for: a trained method's (or one that does not say)
+    at least `TRAINED_SEEDS`, the entry's own seeds first; a training-free method's as they are."""
+    seeds = list(entry.get("seeds") or [entry["manifest"]["seed"]])
+    if entry["method"].get("trains") is False:
+        return seeds
+    spare = (s for s in range(len(seeds) + TRAINED_SEEDS) if s not in seeds)
+    return sorted(seeds + [next(spare) for _ in range(TRAINED_SEEDS - len(seeds))])
+
+
 def run_of(entry: dict[str, Any]) -> dict[str, Any]:
-    """The `[[run]]` table that produced one entry (every seed it pools)."""
+    """The `[[run]]` table that produced one entry (every seed it pools; `fsbench verify --runs`
+    finds exactly these cells)."""
     return {
         "method": entry["method"]["name"],
         "seeds": list(entry.get("seeds") or [entry["manifest"]["seed"]]),

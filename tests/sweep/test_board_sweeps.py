@@ -17,13 +17,23 @@ BOARDS = sorted((ROOT / "leaderboards").glob("*.json"))
 
 
 def entry_run(board: dict, entry: dict) -> tuple:
-    """What produced an entry. TOML has no null, so a sweep file leaves None-valued keys to the
-    method's default (checked below to be None)."""
+    """What regenerates an entry: its run under seeds 0, 1, 2 (and any other it pools) for a method
+    that trains, under its own seed for one that trains nothing. TOML has no null, so a sweep file
+    leaves None-valued keys to the method's default (checked below to be None)."""
     config = {k: v for k, v in entry["method"]["config"].items() if v is not None}
+    seeds = set(entry.get("seeds") or [entry["manifest"]["seed"]])
     return [(entry["method"]["name"], board["dataset"]["name"], board["split"]["name"], seed,
              tuple(sorted(int(k[2:]) for k in entry["metrics"])), entry["manifest"]["episodes"],
              board["protocol"]["ways"], board["protocol"]["cross_condition"], False, canonical_hash(config))
-            for seed in entry.get("seeds") or [entry["manifest"]["seed"]]]
+            for seed in sorted(seeds if entry["method"]["trains"] is False else seeds | {0, 1, 2})]
+
+
+@pytest.mark.parametrize("board_path", BOARDS, ids=lambda p: p.stem)
+def test_every_entry_says_whether_its_method_trains(board_path):
+    """The sweep file's seeds follow it (three for a method that trains); it must be the method's own."""
+    for entry in json.loads(board_path.read_text())["entries"]:
+        method = make_method(entry["method"]["name"], {})
+        assert entry["method"]["trains"] is method.trains, entry["method"]["name"]
 
 
 def test_every_board_has_a_sweep_file():
@@ -47,7 +57,10 @@ def test_the_sweep_file_expands_into_exactly_the_boards_entries(board_path):
     got = sorted((c.method, c.dataset, c.split, c.seed, c.shots, c.episodes, c.ways, c.cross_condition, c.dev,
                   canonical_hash(c.config)) for c in cells)
     assert got == sorted(run for e in board["entries"] for run in entry_run(board, e))
-    for cell, entry in zip(sorted(cells, key=lambda c: c.method), sorted(board["entries"], key=lambda e: e["method"]["name"])):
+    entries = {(e["method"]["name"], canonical_hash({k: v for k, v in e["method"]["config"].items() if v is not None})): e
+               for e in board["entries"]}
+    for cell in cells:
+        entry = entries[(cell.method, canonical_hash(cell.config))]
         method = make_method(cell.method, cell.config)  # today's code still takes the entry's config
         nulls = {k for k, v in entry["method"]["config"].items() if v is None}
         assert all(method.config[k] is None for k in nulls)

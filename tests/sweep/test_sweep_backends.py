@@ -277,6 +277,23 @@ def test_verify_runs_pools_an_entrys_seeds_as_publish_does(local_reference, tiny
     check(found)
 
 
+def test_verify_runs_checks_a_one_seed_entry_against_its_own_cell_of_a_many_seed_sweep(local_reference, tiny_dir,
+                                                                                      tmp_path):
+    """A board made before it pooled seeds is verified against the regenerating sweep's folder,
+    which holds more seeds than the entry: only the entry's own seed is compared."""
+    from fsbench.boards.leaderboard import publish, read_board
+    from fsbench.boards.verify import check, verify_runs
+
+    cells, _ = local_reference
+    seed0 = next(c for c in cells if c.spec.method == "protonet" and c.spec.seed == 0)
+    board_path = publish(seed0.path, tmp_path)
+    assert "seeds" not in read_board(board_path)["entries"][0]
+    (found,) = verify_runs(board_path.stem, tmp_path, seed0.path.parent, dataset=str(tiny_dir))
+    assert not found.mismatches and not found.missing
+    assert all(r["delta"] == 0 and r["inside_ci"] for r in found.rows)
+    check([found])
+
+
 def test_files_of_different_runs_are_not_one_entry(local_reference):
     from fsbench.errors import ResultsError
     from fsbench.boards.aggregate import entries_of

@@ -81,6 +81,7 @@ class MediaPipeGeometric(_LandmarkMethod):
     """Nearest prototype on normalised MediaPipe landmarks; nothing is learned."""
 
     name: ClassVar[str] = "mediapipe-geometric"
+    trains: ClassVar[bool] = False
     version: ClassVar[str] = "1"
     default_config: ClassVar[dict[str, Any]] = {**LANDMARK_DEFAULTS, "classifier": "euclid-prototype",
                                                 **PRIOR_DEFAULTS}

@@ -29,6 +29,7 @@ class FrozenPrototypes(Method):
     prototypes): the baseline a practitioner tries first, nothing trained."""
 
     name: ClassVar[str] = "frozen-prototypes"
+    trains: ClassVar[bool] = False  # the backbone stays frozen: nothing is learned from the fold
     version: ClassVar[str] = "1"
     default_config: ClassVar[dict[str, Any]] = {
         "backbone": "imagenet-efficientnet-lite0",  # any registered backbone
