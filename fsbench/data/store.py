@@ -36,6 +36,7 @@ from fsbench.data.records import PrepareReport, Row
 from fsbench.data.cards import DatasetCard
 from fsbench.data.digests import file_sha256
 from fsbench.data.verified import seal
+from fsbench.deprecated import forward
 from fsbench.errors import DatasetError
 from fsbench.names import output_dir
 
@@ -342,3 +343,7 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+# `load_prepared` moved to fsbench.data.loader in 0.1: served with a DeprecationWarning until 0.2.0
+__getattr__ = forward(__name__, {"load_prepared": "fsbench.data.loader"})

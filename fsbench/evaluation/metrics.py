@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fsbench.deprecated import forward
 from fsbench.record.stats import bootstrap_ci, sparse_confusion
 
 if TYPE_CHECKING:
@@ -133,3 +134,11 @@ def summarise(pred: Predictions, class_names: list[str], seed: int) -> dict[str,
     return out
 
 
+
+
+# moved to fsbench.record (the bottom floor) in 0.1: served with a DeprecationWarning until 0.2.0
+__getattr__ = forward(__name__, {
+    **dict.fromkeys(("shot_key", "shots_in", "shots_of", "accuracy_vs_shots", "signer_gap", "main_shots"),
+                    "fsbench.record.shots"),
+    **dict.fromkeys(("episode_ci", "dense_confusion"), "fsbench.record.stats"),
+})
