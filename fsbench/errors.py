@@ -28,3 +28,7 @@ class ProtocolError(FsbenchError):
 
 class ResultsError(FsbenchError):
     """A results file or leaderboard that is corrupt, schema-invalid or incompatible."""
+
+
+class HubError(DatasetError):
+    """A Hub (dataset) repository, revision or server that cannot be reached or lacks what was asked for."""

@@ -291,17 +291,22 @@ def to_text(table: Table) -> str:
     return console.file.getvalue()
 
 
+def sibling_path(board: dict[str, Any], board_path: Path) -> Path | None:
+    """Where the same-signer board of a leave-signer-out board (or vice versa) would be."""
+    pairs = {"leave-signer-out": "same-signer", "same-signer": "leave-signer-out"}
+    other = pairs.get(board["split"]["name"])
+    if other is None:
+        return None
+    return board_path.with_name(board_path.name.replace(f"__{board['split']['name']}", f"__{other}", 1))
+
+
 def sibling_gap_board(board: dict[str, Any], board_path: Path) -> dict[str, Any] | None:
     """The same-signer board for a leave-signer-out board (or vice versa), if published.
 
     Only a sibling over the same dataset content counts, so the gap compares like with like.
     """
-    pairs = {"leave-signer-out": "same-signer", "same-signer": "leave-signer-out"}
-    other = pairs.get(board["split"]["name"])
-    if other is None:
-        return None
-    path = board_path.with_name(board_path.name.replace(f"__{board['split']['name']}", f"__{other}", 1))
-    if not path.exists():
+    path = sibling_path(board, board_path)
+    if path is None or not path.exists():
         return None
     try:
         sib = read_board(path)
@@ -337,26 +342,33 @@ def list_boards(boards_dir: Path) -> list[dict[str, Any]]:
     return out
 
 
-def show(board: str | None, boards_dir: Path, fmt: str, out_path: Path | None, console: Console) -> None:
-    """Print (or write) one board, or the list of boards when `board` is None."""
+def rendered(board: str | None, boards_dir: Path, fmt: str) -> Table | str:
+    """One board (name or path) rendered in `fmt`, or the list of boards when `board` is None."""
     boards_dir = Path(boards_dir)
-    if out_path is not None:
-        output_file(out_path)  # before rendering: a bad --out fails fast
     if board is None:
         if not boards_dir.is_dir():
             raise ResultsError(f"no leaderboards folder {boards_dir}; publish results with `fsbench publish`")
-        text = listing(list_boards(boards_dir), fmt)
-    else:
-        path = resolve_board(board, boards_dir)
-        data = read_board(path)
-        rows = board_rows(data, sibling_gap_board(data, path))
-        text = render(data, rows, fmt)
+        return listing(list_boards(boards_dir), fmt)
+    path = resolve_board(board, boards_dir)
+    data = read_board(path)
+    return render(data, board_rows(data, sibling_gap_board(data, path)), fmt)
+
+
+def emit(text: Table | str, out_path: Path | None, console: Console) -> None:
+    """Write a rendering to `out_path`, or print it (Markdown/JSON/HTML raw, so pipes get it unwrapped)."""
     if out_path is not None:
         out_path = output_file(out_path)
         write_text(out_path, text if isinstance(text, str) else to_text(text))
         console.print(f"wrote {out_path}", markup=False, highlight=False)
     elif isinstance(text, str):
-        console.file.write(text)  # raw: Markdown/JSON/HTML must reach pipes unwrapped
+        console.file.write(text)
         console.file.flush()
     else:
         console.print(text)
+
+
+def show(board: str | None, boards_dir: Path, fmt: str, out_path: Path | None, console: Console) -> None:
+    """Print (or write) one board, or the list of boards when `board` is None."""
+    if out_path is not None:
+        output_file(out_path)  # before rendering: a bad --out fails fast
+    emit(rendered(board, boards_dir, fmt), out_path, console)

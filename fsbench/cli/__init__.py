@@ -33,7 +33,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
     prepare_environment()  # before any command loads torch: OpenMP reads its wait policy only then
 
 
-for command in (catalog.list_cmd, catalog.info, data.prepare, evaluate.run, evaluate.demo, evaluate.export,
+for command in (catalog.list_cmd, catalog.info, data.prepare, data.push, evaluate.run, evaluate.demo, evaluate.export,
                 boards.publish, boards.withdraw, boards.leaderboard, boards.report, boards.compact, predict.predict, sweep.sweep,
                 verify.verify):
     cli.add_command(command)

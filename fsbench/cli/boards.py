@@ -13,15 +13,21 @@ from fsbench.cli.console import out
 @click.argument("results_paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--boards", type=click.Path(path_type=Path), default=Path("leaderboards"), show_default=True)
 @click.option("--replace", is_flag=True, help="Replace an entry even by a run with fewer episodes or S values.")
-def publish(results_paths: tuple[Path, ...], boards: Path, replace: bool) -> None:
+@click.option("--to", "to", metavar="hub:OWNER/NAME|DIR",
+              help="Then export each board (JSON, sweep file, HTML page) to a Hub dataset repo or a git DIR.")
+def publish(results_paths: tuple[Path, ...], boards: Path, replace: bool, to: str | None) -> None:
     """Validate a results file (numbers recomputed from its episodes) and add it to its leaderboard.
     Several seeds of one run, or a sweep's --out folder, give one entry per run, pooled over seeds."""
-    from fsbench.boards.aggregate import entries_of
-    from fsbench.boards.leaderboard import publish as publish_results
+    from fsbench import python_api
 
-    for first, *seeds in entries_of(results_paths):
-        board = publish_results(first, boards, replace=replace, seeds=seeds)
-        out.print(f"published to {board}" + (f" ({len(seeds) + 1} seeds)" if seeds else ""))
+    done = python_api.publish(list(results_paths), boards, replace=replace, to=to)
+    for board, runs in done.entries:
+        out.print(f"published to {board}" + (f" ({runs} seeds)" if runs > 1 else ""), markup=False, highlight=False)
+    if done.export is not None:
+        what = "committed" if done.export.changed else "unchanged (already committed)"
+        out.print(f"{', '.join(done.export.boards)} {what} at {done.export.target}", markup=False, highlight=False,
+                  soft_wrap=True)
+        out.print(f"revision: {done.export.revision}", markup=False, highlight=False)
 
 
 @click.command()
@@ -39,14 +45,20 @@ def withdraw(entry: str, boards: Path) -> None:
 
 @click.command()
 @click.argument("board", required=False)
-@click.option("--boards", type=click.Path(path_type=Path), default=Path("leaderboards"), show_default=True)
+@click.option("--boards", default="leaderboards", show_default=True,
+              help="Folder of boards, or hub:OWNER/NAME@REVISION (a repo `fsbench publish --to` wrote).")
 @click.option("--format", "fmt", type=click.Choice(["rich", "markdown", "json", "html"]), default="rich")
 @click.option("--out", "out_path", type=click.Path(), help="Write to a file instead of stdout.")
-def leaderboard(board: str | None, boards: Path, fmt: str, out_path: str | None) -> None:
-    """Show a leaderboard (or list them), sorted by the main metric with 95 % CIs."""
-    from fsbench.boards.render import show
+def leaderboard(board: str | None, boards: str, fmt: str, out_path: str | None) -> None:
+    """Show a leaderboard (or list them), sorted by the main metric with 95 % CIs. BOARD may be
+    hub:OWNER/NAME@REVISION: the board repo `fsbench publish --to` wrote, pinned to a commit."""
+    from fsbench import python_api
+    from fsbench.boards.render import emit
+    from fsbench.names import output_file
 
-    show(board, boards, fmt, out_path, out)
+    if out_path is not None:
+        output_file(out_path)  # before rendering: a bad --out fails fast
+    emit(python_api.leaderboard(board, boards, format=fmt), out_path, out)
 
 
 @click.command()

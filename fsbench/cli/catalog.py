@@ -12,13 +12,15 @@ from fsbench.cli.console import out
 @click.argument("kind", required=False)
 def list_cmd(kind: str | None) -> None:
     """List installed plugins (methods, backbones, heads, classifiers, splits, datasets)."""
-    from fsbench import registry
+    from fsbench import python_api, registry
 
     kinds = [kind] if kind else list(registry.GROUPS)
     table = Table("kind", "name", "distribution", "entry point")
     for k in kinds:
-        for p in registry.plugins(k):
-            table.add_row(k, p.name, p.distribution, p.value)
+        sources = registry.plugins(k)  # a name two distributions register is listed with both
+        for name in python_api.list(k):  # the names `fsbench.list(kind)` gives
+            for p in (p for p in sources if p.name == name):
+                table.add_row(k, p.name, p.distribution, p.value)
     out.print(table)
 
 

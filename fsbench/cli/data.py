@@ -1,5 +1,5 @@
 """`fsbench prepare`: raw files in a published layout (or your own, by pattern) → a prepared
-Hugging Face dataset."""
+Hugging Face dataset; `fsbench push`: a prepared dataset → a Hub dataset repo (online or a git DIR)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def prepare(dataset: str, raw: Path | None, out_dir: Path | None, push_repo: str
     Your own images: `fsbench prepare folder --raw DIR --name NAME --pattern "{label}/{signer}_{*}.jpg"`,
     then `fsbench run --dataset NAME ...` (docs/datasets.md).
     """
-    from fsbench.data.hub import prepare_dataset
+    from fsbench import python_api
 
     given = {k: v for k, v in folder.items() if v is not None}
     if dataset != "folder" and given:
@@ -43,7 +43,7 @@ def prepare(dataset: str, raw: Path | None, out_dir: Path | None, push_repo: str
         raise FsbenchError(f"{flags}: options of `fsbench prepare folder` only; {dataset!r} has a fixed layout")
     if dataset == "folder" and raw is None:
         raise FsbenchError('fsbench prepare folder needs --raw DIR (and --name NAME --pattern "{label}/{signer}_{*}.jpg")')
-    report = prepare_dataset(dataset, raw, out_dir, push=push_repo, strict=strict, **given)
+    report = python_api.prepare(dataset, raw, out_dir, push=push_repo, strict=strict, **given)
     out.print(report.summary(), markup=False, highlight=False)
     for item in report.corrupt[:5]:
         out.print(f"  unreadable: {item['path']} ({item['reason']})", markup=False, highlight=False)
@@ -52,3 +52,33 @@ def prepare(dataset: str, raw: Path | None, out_dir: Path | None, push_repo: str
     if dataset == "folder" and report.skipped:
         out.print(f"  {len(report.skipped)} files did not match the pattern, e.g. {report.skipped[0]['path']}",
                   markup=False, highlight=False)
+
+
+@click.command()
+@click.argument("dataset")
+@click.option("--to", "to", required=True, metavar="hub:OWNER/NAME|DIR",
+              help="hub:OWNER/NAME uploads (needs a token); DIR commits a git repo in the Hub's layout.")
+def push(dataset: str, to: str) -> None:
+    """Put a prepared DATASET (name or folder) in a Hub dataset repo and print the revision to pin.
+
+    `--to DIR` writes a git repository (parquet shards, README.md card, fsbench.json) on branch
+    main, e.g. a Hub mirror's datasets/OWNER/NAME folder; `fsbench run --dataset hub:OWNER/NAME@REV`
+    then loads exactly this content (docs/hub.md).
+    """
+    from fsbench import python_api
+
+    pushed = python_api.push(dataset, to)
+    what = "committed" if pushed.changed else "unchanged (already committed)"
+    out.print(f"{pushed.name} (content {pushed.content_hash[:12]}…) {what} at {pushed.target}",
+              markup=False, highlight=False, soft_wrap=True)
+    out.print(f"revision: {pushed.revision}", markup=False, highlight=False)
+    out.print(f"pin it: --dataset hub:{hub_id(pushed.target)}@{pushed.revision}", markup=False, highlight=False,
+              soft_wrap=True)
+
+
+def hub_id(target: str) -> str:
+    """OWNER/NAME of a push target: the hub id itself, or a mirror folder's datasets/OWNER/NAME."""
+    if not Path(target).is_absolute():  # a Hub target: OWNER/NAME@BRANCH
+        return target.split("@")[0]
+    parts = Path(target).parts
+    return "/".join(parts[-2:]) if len(parts) > 3 and parts[-3] == "datasets" else "OWNER/NAME"

@@ -26,22 +26,18 @@ from fsbench.cli.console import known_names, load_config, out, parse_shots
 def run(method, dataset, split, shots, episodes, seed, ways, cross_condition, dev, config_path, overrides, out_path) -> None:
     """Evaluate METHOD on DATASET under SPLIT and write a results JSON."""
     known_names(method, split)  # a typo is refused in a second, before torch is imported
-    from fsbench.evaluation.runner import RunRequest
-    from fsbench.evaluation.runner import run as run_request
-    from fsbench.names import default_results_path, output_file
-    from fsbench.record.document import write_results
+    from fsbench import python_api
     from fsbench.boards.tables import results_table
+    from fsbench.names import default_results_path, output_file
 
-    request = RunRequest(
-        method=method, dataset=dataset, split=split, shots=parse_shots(shots), episodes=episodes,
-        seed=seed, ways=ways, cross_condition=cross_condition,
-        config=load_config(config_path, overrides), dev=dev,
-    )
     tag = ("-xc" if cross_condition else "") + ("-dev" if dev else "")
     path = output_file(out_path or default_results_path(method, dataset, split, tag, seed))  # before the work
-    results = run_request(request)
-    write_results(path, results)
-    out.print(results_table(results))
+    results = python_api.run(
+        method=method, dataset=dataset, split=split, shots=parse_shots(shots), episodes=episodes, seed=seed,
+        ways=ways, cross_condition=cross_condition, config=load_config(config_path, overrides), dev=dev,
+    )
+    results.write(path)
+    out.print(results_table(results.document))
     out.print(f"results written to {path}")
 
 

@@ -1,13 +1,16 @@
 """Datasets by name, folder or Hub id: resolve them, prepare them, push and pull them.
 
-The on-disk format and its writer/loader live in `fsbench.data.store`; this module decides where a
-dataset comes from (prepared folder, default raw files, pinned Hub revision) and talks to the Hub.
+The on-disk format is written by `fsbench.data.store` and read by `fsbench.data.loader`; this module
+decides where a dataset comes from (prepared folder, default raw files, pinned Hub revision) and
+where it goes (`push_dataset`: a Hub repo online, or a local git repo in the Hub's layout).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +18,9 @@ from fsbench import paths, registry
 from fsbench.data.records import PrepareReport
 from fsbench.data.cards import DatasetCard
 from fsbench.data.dataset import FsDataset
-from fsbench.data.loader import (
-    card_from_dict,
-    load_prepared,
-    prepare_command,
-    registered_card,
-    to_fs_dataset,
-)
+from fsbench.data.git_repo import commit_files
+from fsbench.data.hub_repo import HubRef, fetch, is_hub, parse, upload
+from fsbench.data.loader import load_prepared, prepare_command, registered_card
 from fsbench.errors import DatasetError, FsbenchError
 from fsbench.progress import console
 
@@ -37,57 +36,77 @@ def _name_for_repo(repo_id: str) -> str | None:
     return None
 
 
+#: what a dataset repo holds: the prepared folder, nothing else (plus the Hub's .gitattributes)
+DATASET_FILES = ("fsbench.json", "README.md", "data/train-*.parquet")
+
+
 def load_hub(repo_id: str, revision: str | None = None, name: str | None = None) -> FsDataset:
-    """An `FsDataset` from a Hub dataset repo pushed by `push` (HF_HUB_OFFLINE is respected:
-    then only the local cache is used)."""
-    import datasets
-    from huggingface_hub import hf_hub_download
+    """An `FsDataset` from a Hub dataset repo written by `push_dataset`, pinned to `revision`.
 
-    name = name or _name_for_repo(repo_id) or repo_id.split("/")[-1]
-    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
-    where = f"{repo_id}@{revision or 'main'}"
-    fix = f"prepare it from the raw files instead: `{prepare_command(name)}`"
-    try:
-        meta_path = hf_hub_download(
-            repo_id, "fsbench.json", repo_type="dataset", revision=revision
-        )
-        meta = json.loads(Path(meta_path).read_text())
-        ds = datasets.load_dataset(repo_id, revision=revision, split="train")
-    except Exception as exc:  # network, auth, cache misses: all end in the same advice
-        reason = (
-            "is not in the local Hugging Face cache and HF_HUB_OFFLINE is set"
-            if offline
-            else f"could not be loaded from the Hub ({type(exc).__name__})"
-        )
-        raise DatasetError(f"dataset {name!r} ({where}) {reason}; {fix}") from None
-    card = registered_card(name) or card_from_dict(meta.get("card", {"name": name}))
-    return to_fs_dataset(name, ds, meta["content_hash"], revision or "main", card, fix)
+    The files are downloaded into the Hugging Face cache (HF_HUB_OFFLINE: only the cache is
+    read) and loaded by the same `load_prepared` as a local folder, so shard digests, seal and
+    counts are checked and the content hash is the one the folder was prepared with.
+    """
+    name = name or _name_for_repo(repo_id)  # None: the name it was prepared under (its fsbench.json)
+    label = name or repo_id.split("/")[-1]
+    fix = f"prepare it from the raw files instead: `{prepare_command(label)}`"
+    folder, commit = fetch(HubRef(repo_id, revision), f"dataset {label!r}", fix, DATASET_FILES)
+    damaged = f"the Hub copy {repo_id}@{commit[:12]} is damaged: push it again with `fsbench push`, or {fix}"
+    return load_prepared(folder, name, revision=commit, fix=damaged)
 
 
-def push(
-    path: Path | str,
-    repo_id: str,
-    revision: str | None = None,
-    commit_message: str | None = None,
-    private: bool = False,
-) -> str:
-    """Upload a prepared folder to a Hub dataset repo; returns the commit id to pin."""
-    from huggingface_hub import HfApi
+@dataclass(frozen=True)
+class Pushed:
+    """Where `push_dataset` put a dataset, and the revision that pins it."""
 
-    path = Path(path)
-    load_prepared(path)  # never push a malformed folder
-    meta = json.loads((path / "fsbench.json").read_text())
-    api = HfApi()
-    api.create_repo(repo_id, repo_type="dataset", exist_ok=True, private=private)
-    info = api.upload_folder(
-        folder_path=str(path),
-        repo_id=repo_id,
-        repo_type="dataset",
-        revision=revision,
-        commit_message=commit_message
-        or f"fsbench prepare {meta['name']} ({meta['content_hash'][:12]})",
-    )
-    return getattr(info, "oid", None) or str(info)
+    name: str
+    content_hash: str
+    target: str
+    revision: str
+    changed: bool  # False: the target already held exactly this content (no new commit)
+
+
+def push_dataset(dataset: str | Path, to: str, private: bool = False) -> Pushed:
+    """A prepared dataset (name or folder) → a Hub dataset repo: `hub:OWNER/NAME[@BRANCH]` online
+    (needs a token), or a local git repository DIR in the same layout, committed on main."""
+    folder = prepared_folder(dataset)
+    load_prepared(folder)  # never push a malformed folder
+    meta = json.loads((folder / "fsbench.json").read_text())
+    message = f"fsbench prepare {meta['name']} ({meta['content_hash'][:12]})"
+    files = {"README.md": folder / "README.md", "fsbench.json": folder / "fsbench.json",
+             **{f"data/{p.name}": p for p in sorted((folder / "data").glob("train-*.parquet"))}}
+    if is_hub(to):
+        ref = parse(to)
+        revision = upload(files, ref, message, private=private, delete=["data/*.parquet"])
+        return Pushed(meta["name"], meta["content_hash"], str(ref), revision, True)
+    revision, changed = commit_files(to, files, allowed=lambda rel: _dataset_file(rel) or rel == ".gitattributes",
+                                     replaced=_dataset_file, message=message, what="a fsbench dataset repo")
+    return Pushed(meta["name"], meta["content_hash"], str(Path(to).expanduser().resolve()), revision, changed)
+
+
+def _dataset_file(rel: str) -> bool:
+    """A path of a dataset repo that a push replaces (the Hub's .gitattributes is left alone)."""
+    return fnmatch(rel, "data/*") or rel in ("README.md", "fsbench.json")
+
+
+def push(path: Path | str, repo_id: str, revision: str | None = None, private: bool = False) -> str:
+    """Upload a prepared folder to a Hub dataset repo (`prepare --push`); the commit id to pin."""
+    return push_dataset(path, f"hub:{repo_id}" + (f"@{revision}" if revision else ""), private=private).revision
+
+
+def prepared_folder(dataset: str | Path) -> Path:
+    """The prepared folder of a dataset name (prepared once from its raw files if it can be) or path."""
+    spec = str(dataset)
+    if is_hub(spec):
+        raise DatasetError(f"{spec} is already on the Hub; push a prepared dataset name or folder")
+    path = Path(spec).expanduser()
+    if path.is_dir() or os.sep in spec or spec.startswith("."):
+        return path
+    if not (paths.prepared_dir(spec) / "fsbench.json").is_file():
+        resolve_dataset(spec)  # prepares it from the card's raw files, or says how to
+    if not (paths.prepared_dir(spec) / "fsbench.json").is_file():
+        raise DatasetError(f"dataset {spec!r} has no prepared folder to push; run `{prepare_command(spec)}`")
+    return paths.prepared_dir(spec)
 
 
 # ---------------------------------------------------------------- resolving and preparing
@@ -120,11 +139,8 @@ def prepare_dataset(
     # the card's name, not the builder's: `prepare folder --name NAME` lands where `--dataset NAME` looks
     report = builder.prepare(raw_path, Path(out) if out else paths.prepared_dir(builder.card.name), strict=strict)
     if push:
-        _push(report.out, push)
+        push_dataset(report.out, push if is_hub(push) else f"hub:{push}")
     return report
-
-
-_push = push
 
 
 def resolve_dataset(spec: str) -> FsDataset:
@@ -135,11 +151,9 @@ def resolve_dataset(spec: str) -> FsDataset:
     prepared once from the card's default raw location (when present), else loaded from the
     card's pinned Hub revision.
     """
-    if spec.startswith("hub:"):
-        repo, _, rev = spec[4:].partition("@")
-        if not repo or "/" not in repo:
-            raise DatasetError(f"bad hub dataset {spec!r}; write hub:owner/repo@revision")
-        return load_hub(repo, rev or None)
+    if is_hub(spec):
+        ref = parse(spec)
+        return load_hub(ref.repo_id, ref.revision)
     path = Path(spec).expanduser()
     if spec not in registry.names("datasets"):
         if path.is_dir() or os.sep in spec or spec.startswith("."):

@@ -55,14 +55,16 @@ def card_from_dict(d: dict[str, Any]) -> DatasetCard:
     return DatasetCard(**kw)
 
 
-def load_prepared(path: Path | str, name: str | None = None) -> FsDataset:
-    """An `FsDataset` from a prepared folder (as written by `write_prepared`)."""
+def load_prepared(path: Path | str, name: str | None = None, *, revision: str = "local",
+                  fix: str | None = None) -> FsDataset:
+    """An `FsDataset` from a prepared folder (as written by `write_prepared`, or a Hub snapshot of
+    one: then `revision` is its commit and `fix` says how to repair the Hub copy)."""
     import datasets
 
     path = Path(path).expanduser()
     hint_name = name or path.name
     quiet_datasets()
-    fix = f"re-create it with `{prepare_command(hint_name)}`"
+    fix = fix or f"re-create it with `{prepare_command(hint_name)}`"
     meta_file = path / "fsbench.json"
     if not path.is_dir():
         raise DatasetError(f"prepared dataset folder {path} does not exist; {fix}")
@@ -100,7 +102,7 @@ def load_prepared(path: Path | str, name: str | None = None) -> FsDataset:
             f"{path} holds {len(ds)} rows but fsbench.json records {counts.get('images')}; {fix}"
         )
     card = registered_card(name) or card_from_dict(meta.get("card", {"name": name}))
-    return to_fs_dataset(name, ds, stored_hash, "local", card, fix)
+    return to_fs_dataset(name, ds, stored_hash, revision, card, fix)
 
 
 def to_fs_dataset(name, ds, digest: str, revision: str, card, fix: str) -> FsDataset:

@@ -131,7 +131,7 @@ def _validate(rows: list[Row], card: DatasetCard, partial: bool, corrupt: list[d
             )
 
 
-def _dataset_card_md(card: DatasetCard, features, report: PrepareReport, n_shards: int) -> str:
+def _dataset_card_md(card: DatasetCard, features, report: PrepareReport, n_shards: int, n_bytes: int) -> str:
     import yaml
 
     license_id = card.license.split()[0].lower()
@@ -145,7 +145,8 @@ def _dataset_card_md(card: DatasetCard, features, report: PrepareReport, n_shard
         ],
         "dataset_info": {
             "features": features._to_yaml_list(),
-            "splits": [{"name": "train", "num_examples": report.counts["images"]}],
+            # name, num_bytes and num_examples: `datasets` ignores a split that lacks one of them
+            "splits": [{"name": "train", "num_bytes": n_bytes, "num_examples": report.counts["images"]}],
         },
         "fsbench": {
             "name": card.name,
@@ -273,7 +274,7 @@ def write_prepared(
             shard = ds.shard(n_shards, i, contiguous=True)
             shard.to_parquet(str(tmp / "data" / f"train-{i:05d}-of-{n_shards:05d}.parquet"))
         report.wall_s = round(time.perf_counter() - started, 3)
-        (tmp / "README.md").write_text(_dataset_card_md(card, feats, report, n_shards))
+        (tmp / "README.md").write_text(_dataset_card_md(card, feats, report, n_shards, n_bytes))
         shards = {f"data/{p.name}": file_sha256(p) for p in sorted((tmp / "data").glob("train-*.parquet"))}
         meta = {
             "format": FORMAT_VERSION,
