@@ -25,8 +25,6 @@ if TYPE_CHECKING:  # type-only: the heavy modules load when a function runs
     from fsbench.record.results import Results
 
 __all__ = ["run", "load_dataset", "prepare", "push", "get", "list", "publish", "leaderboard", "Published"]
-#: what `device=` accepts until per-device runs land (every run is on the CPU today)
-DEVICES = (None, "cpu")
 #: how `leaderboard` renders a board (None: the board's JSON document itself)
 FORMATS = (None, "rich", "markdown", "json", "html")
 
@@ -45,10 +43,15 @@ def run(method: str, dataset: "str | FsDataset", split: str, shots: int | Iterab
     from fsbench.evaluation.runner import run as run_request
     from fsbench.record.results import Results
 
-    if device not in DEVICES:
-        # TODO(device): pass `device` through RunRequest once fsbench/device.py lands (helper `loop`).
-        raise FsbenchError(f"device={device!r} is not supported by this fsbench yet (runs are CPU-only); "
-                           f"leave device unset or 'cpu'")
+    if device is not None:
+        from fsbench.device import resolve
+
+        placement = resolve(device)  # an unknown or absent device: one line
+        if not placement.default:
+            # TODO(device): hand the placement to the run once RunRequest carries one (fsbench.device is
+            # in; the runner does not take it yet); until then a run computes on the CPU only.
+            raise FsbenchError(f"device={device!r} ({placement.device}): runs compute on the CPU until the run "
+                               f"request carries a device; leave device unset, 'cpu' or 'auto' on a CPU machine")
     data = None if isinstance(dataset, (str, Path)) else dataset
     request = RunRequest(
         method=method, dataset=str(dataset) if data is None else data.name, split=split, shots=_shots(shots),

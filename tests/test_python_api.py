@@ -81,7 +81,8 @@ def test_results_record(tiny_dir):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(device="cuda"), "device='cuda' is not supported"),
+    (dict(device="cuda"), r"no CUDA GPU|runs compute on the CPU until"),  # absent here / not yet passed through
+    (dict(device="tpu"), "unknown device 'tpu'"),
     (dict(shots=[]), "shots must be integers"),
     (dict(shots=[1, -1]), "shots must be integers"),
 ])
@@ -89,6 +90,11 @@ def test_bad_arguments_are_one_line(tiny_dir, kwargs, message):
     args = dict(method="pixels", dataset=str(tiny_dir), split="leave-signer-out", **kwargs)
     with pytest.raises(FsbenchError, match=message):
         fsbench.run(**args)
+
+
+def test_device_cpu_is_the_default_run(tiny_dir):
+    args = dict(method="pixels", dataset=str(tiny_dir), split="leave-signer-out", shots=[1], episodes=2)
+    assert fsbench.run(device="cpu", **args).document["metrics"] == fsbench.run(**args).document["metrics"]
 
 
 def test_list_get_and_leaderboard_formats(tmp_path):

@@ -30,6 +30,7 @@ from fsbench.evaluation.metrics import Outcome, Predictions, summarise
 from fsbench.record.shots import shot_key
 from fsbench.progress import progress_bar
 from fsbench.record.document import provenance
+from fsbench.record.types import ResultsDocument
 from fsbench.runtime import release_memory, torch_threads, tune_process
 from fsbench.api import Episode, EpisodeSpec, Fold
 from fsbench.protocol.episodes import SMALL_CLASS_POLICY, episodes_manifest, sample_episodes
@@ -71,7 +72,7 @@ def make_method(name: str, config: dict[str, Any]) -> Method:
     return method
 
 
-def run(request: RunRequest, data: FsDataset | None = None) -> dict[str, Any]:
+def run(request: RunRequest, data: FsDataset | None = None) -> ResultsDocument:
     """Execute a request end to end and return a results document (not yet written)."""
     from fsbench.data.hub import resolve_dataset
 

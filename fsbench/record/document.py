@@ -19,6 +19,7 @@ import jsonschema
 from fsbench import __version__
 from fsbench.atomic import atomic_path
 from fsbench.errors import ResultsError
+from fsbench.record.types import ResultsDocument
 from fsbench.runtime import thread_record
 
 SCHEMA_VERSION = 2  # 2: sparse confusion counts, compact JSON (1 had dense C × C lists at indent 1)
@@ -55,7 +56,7 @@ def write_compact(fh: IO[str], obj: dict[str, Any]) -> None:
     fh.write("\n}\n")
 
 
-def write_results(path: Path, results: dict[str, Any]) -> None:
+def write_results(path: Path, results: ResultsDocument | dict[str, Any]) -> None:
     validate(results, str(path))
     with atomic_path(path, "w") as fh:
         write_compact(fh, results)
@@ -89,7 +90,7 @@ def read_json(path: Path, what: str, missing: str, corrupt: str) -> Any:
         raise ResultsError(f"{what} {path} cannot be read ({exc.strerror}); check the path") from None
 
 
-def read_results(path: Path) -> dict[str, Any]:
+def read_results(path: Path) -> ResultsDocument:
     """Load and validate a results file (schema 1 files are upgraded in memory); corrupt or
     invalid files get a one-line error."""
     path = Path(path)

@@ -27,13 +27,13 @@ class Results:
         """A results file, validated (schema 1 files are upgraded in memory)."""
         from fsbench.record.document import read_results
 
-        return cls(read_results(Path(path)))  # type: ignore[arg-type]
+        return cls(read_results(Path(path)))
 
     def write(self, path: Path | str) -> Path:
         """Validate and write atomically, as `fsbench run --out` does; returns the path."""
         from fsbench.record.document import write_results
 
-        write_results(Path(path), self._doc)  # type: ignore[arg-type]
+        write_results(Path(path), self._doc)
         return Path(path)
 
     @property
