@@ -6,6 +6,12 @@ should let a deep torch/datasets traceback reach a user for input they got wrong
 
 from __future__ import annotations
 
+import errno
+
+#: OS errors about where fsbench writes (a full disk or quota, a file-size limit, a read-only
+#: file system): the environment's fault, whatever library they surface through
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
 
 class FsbenchError(Exception):
     """An error caused by the user's input or environment, with a fix in the message."""
@@ -32,3 +38,19 @@ class ResultsError(FsbenchError):
 
 class HubError(DatasetError):
     """A Hub (dataset) repository, revision or server that cannot be reached or lacks what was asked for."""
+
+
+def os_cause(exc: BaseException | None) -> OSError | None:
+    """The environment OSError (`ENVIRONMENT_ERRNOS`) that `exc` is or was raised from or during.
+
+    Libraries wrap a failed write in their own exceptions (torch.save's RuntimeError, datasets'
+    DatasetGenerationError) and keep the OSError only as `__cause__`/`__context__`; without this, a
+    full disk was blamed on the method's authors or on the dataset.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRNOS:
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None

@@ -16,8 +16,8 @@ corrupt or foreign file is recomputed, never a traceback.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from fsbench.api import PoseBackbone
+from fsbench.atomic import write_bytes
 from fsbench.data.dataset import DatasetView, Mode
 from fsbench.errors import FsbenchError
 from fsbench.paths import cache_dir
@@ -157,11 +158,10 @@ def _merge(stored: tuple[Tensor, Tensor] | None, feats: Tensor, done: Tensor) ->
 
 
 def _save(path: Path, key: dict[str, Any], feats: Tensor, done: Tensor) -> None:
-    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    """Serialised in memory, then written atomically (`fsbench.atomic`): readers never see half a
+    file, and a full disk is a plain OSError naming `path`. torch.save writing to the file itself
+    turned ENOSPC into a RuntimeError that was blamed on the method."""
     blob = {"key": json.dumps(key, sort_keys=True), "features": feats, "done": done, "sha256": _digest(feats, done)}
-    try:
-        torch.save(blob, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    buf = io.BytesIO()
+    torch.save(blob, buf)
+    write_bytes(path, buf.getvalue())

@@ -15,6 +15,10 @@ import click
 from rich.console import Console
 
 from fsbench.errors import FsbenchError
+from fsbench.limits import MAX_SEED
+
+#: every --seed: 0 … 2**32 − 1, refused by click in one line before anything runs
+SEED = click.IntRange(0, MAX_SEED)
 
 # Piped output (scripts, grep, CI logs) gets wide lines instead of rich's 80-column folding.
 out = Console(width=None if sys.stdout.isatty() else 200)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from fsbench.cli.console import known_names, load_config, out, parse_shots
+from fsbench.cli.console import SEED, known_names, load_config, out, parse_shots
 
 
 @click.command()
@@ -15,7 +15,7 @@ from fsbench.cli.console import known_names, load_config, out, parse_shots
 @click.option("--split", "-s", required=True, help="Split name (fsbench list splits).")
 @click.option("--shots", default="1,5", show_default=True, help="Support examples per class, e.g. 0,1,4.")
 @click.option("--episodes", default=10, show_default=True, help="Episodes per signer and S.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--ways", type=int, help="Classes per episode (default: every test class).")
 @click.option("--cross-condition", is_flag=True, help="Support from one recording condition, queries from the others.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="JSON/TOML method config.")
@@ -57,7 +57,7 @@ def demo(methods: str | None, episodes: int, jobs: int | None) -> None:
 @click.option("--dataset", "-d", required=True)
 @click.option("--split", "-s", required=True)
 @click.option("--fold", default=0, show_default=True, help="Fold index whose training view fits the model.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="JSON/TOML method config.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override one config key.")
 @click.option("--out", "out_path", type=click.Path(), default="model.onnx", show_default=True)

@@ -19,7 +19,7 @@ from types import TracebackType
 
 import click
 
-from fsbench.errors import FsbenchError
+from fsbench.errors import FsbenchError, os_cause
 
 INTERRUPTED = "interrupted; completed results were already written atomically"
 #: the temp names fsbench's writers use beside their target (fsbench.atomic, the stores)
@@ -69,6 +69,8 @@ def one_line(exc: BaseException) -> tuple[str, int]:
                 "(--set), or a machine with more memory"), 2
     if isinstance(exc, OSError) and exc.errno is not None:
         return os_error(exc), 2
+    if (cause := os_cause(exc)) is not None:  # a full disk inside a library's own exception
+        return os_error(cause), 2
     plugin = blame(exc.__traceback__)
     what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, SystemExit):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from fsbench.cli.console import known_names, load_config, out
+from fsbench.cli.console import SEED, known_names, load_config, out
 from fsbench.errors import FsbenchError
 
 
@@ -18,7 +18,7 @@ from fsbench.errors import FsbenchError
 @click.option("--dataset", "-d", help="The dataset to fit on (with --from: where it is, if the run named a folder path).")
 @click.option("--split", "-s", help="Without --from: the split whose fold --fold trains the method.")
 @click.option("--fold", default=0, show_default=True)
-@click.option("--seed", default=0, show_default=True, help="Without --from.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Without --from.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Without --from: JSON/TOML method config.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Without --from: override a config key.")
 @click.option("--support", "support_dir", type=click.Path(path_type=Path), required=True,

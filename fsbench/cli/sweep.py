@@ -44,7 +44,7 @@ def sweep(sweep_file: Path | None, cpus: int | None, backend: str, address: str 
     computes only the cells whose results file is missing."""
     known_names(grid["method"], grid["split"])  # before the sweep machinery imports torch
     from fsbench.names import output_dir
-    from fsbench.sweep.backends import make_backend
+    from fsbench.sweep.backends import check_local_cpus, make_backend
     from fsbench.sweep.cells import identify, is_done
     from fsbench.sweep.runner import run_sweep
     from fsbench.sweep.spec import SweepError, expand, load_sweep
@@ -64,13 +64,15 @@ def sweep(sweep_file: Path | None, cpus: int | None, backend: str, address: str 
         specs = [replace(s, cpus=cpus) for s in specs]
     out_dir = output_dir(out_dir)  # before any work: a file or a read-only folder fails now
     chosen = make_backend(backend, address, max_retries)
+    if backend == "local":
+        check_local_cpus(specs)
     cells = identify(specs, out_dir)
     if dry_run:
         for cell in cells:
             out.print(f"{'done' if is_done(cell) else 'todo'}  {cell.path}", markup=False, highlight=False)
         out.print(f"{len(cells)} cells", markup=False)
         return
-    summary = run_sweep(cells, chosen, out_dir)
+    summary = run_sweep(cells, chosen, out_dir, announce=lambda line: out.print(line, markup=False, highlight=False))
     out.print(summary.line(), markup=False, highlight=False)
     failed = summary.of("failed")
     for cell in failed:

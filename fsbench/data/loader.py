@@ -14,10 +14,10 @@ from fsbench import paths, registry
 from fsbench.data.cards import DatasetCard
 from fsbench.data.dataset import FsDataset
 from fsbench.data.verified import shard_problem
-from fsbench.errors import DatasetError
+from fsbench.errors import ENVIRONMENT_ERRNOS, DatasetError, os_cause
 
 #: OS errors about where fsbench writes (FSBENCH_HOME), which no re-prepare would fix
-ENVIRONMENT_ERRNOS = (errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM)
+CACHE_ERRNOS = ENVIRONMENT_ERRNOS | {errno.EACCES, errno.EPERM}
 
 
 def prepare_command(name: str, raw: str = "PATH") -> str:
@@ -92,10 +92,12 @@ def load_prepared(path: Path | str, name: str | None = None, *, revision: str = 
     try:
         ds = datasets.Dataset.from_parquet([str(s) for s in shards], cache_dir=str(hf_cache), keep_in_memory=False)
     except OSError as exc:
-        if exc.errno in ENVIRONMENT_ERRNOS:  # the cache folder, not the data: fsbench.cli.failures says so
+        if exc.errno in CACHE_ERRNOS:  # the cache folder, not the data: fsbench.cli.failures says so
             raise
         raise DatasetError(f"{path}: parquet shards cannot be read ({exc}); {fix}") from None
     except Exception as exc:  # pyarrow raises many types for a truncated/corrupt shard
+        if (cause := os_cause(exc)) is not None:  # datasets wraps a full cache disk in its own error
+            raise OSError(cause.errno, cause.strerror, cause.filename or str(hf_cache)) from exc
         raise DatasetError(f"{path}: parquet shards cannot be read ({exc}); {fix}") from None
     if len(ds) != counts.get("images"):
         raise DatasetError(

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from fsbench.api import Episode, Fold, LowShotClassifier, Method
-from fsbench.errors import FsbenchError, ProtocolError
+from fsbench.errors import FsbenchError, ProtocolError, os_cause
+from fsbench.limits import MAX_EPISODE_ROWS, MAX_SEED
 from fsbench.progress import console
 
 if TYPE_CHECKING:
@@ -39,8 +40,8 @@ def check_request(shots: list[int], episodes: int, seed: int, ways: int | None) 
         raise ProtocolError("--shots must be integers ≥ 0, e.g. 0,1,4")
     if not isinstance(episodes, int) or episodes < 1:
         raise ProtocolError(f"--episodes must be ≥ 1, not {episodes}")
-    if not isinstance(seed, int) or seed < 0:
-        raise ProtocolError(f"--seed must be an integer ≥ 0, not {seed}")
+    if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ProtocolError(f"--seed must be an integer from 0 to {MAX_SEED} (32 bits), not {seed}")
     if ways is not None and (not isinstance(ways, int) or ways < 2):
         raise ProtocolError(f"--ways {ways}: an episode needs at least 2 classes to tell apart; use --ways 2 or more")
 
@@ -63,18 +64,40 @@ def check_plan(plan: dict[int, list[Episode]], data: "FsDataset", folds: list[Fo
             console.print(f"warning: {what}; results record it as capped_classes", markup=False, highlight=False, soft_wrap=True)
 
 
-def largest_class(data: "FsDataset", folds: list[Fold]) -> int:
-    """Images of the largest class within one episode group (a test signer, or an unseen-class fold)."""
-    most = 0
+def episode_groups(data: "FsDataset", folds: list[Fold]) -> list[np.ndarray]:
+    """The rows of every episode group: each test signer of a fold, or an unseen-class fold's test rows."""
+    groups = []
     for fold in folds:
         if fold.kind == "unseen-class":
-            groups = [fold.test]
+            groups.append(fold.test)
         else:
-            groups = [fold.test[data.signers[fold.test] == s] for s in fold.test_signers]
-        for rows in groups:
-            if len(rows):
-                most = max(most, int(np.bincount(data.labels[rows]).max()))
-    return most
+            groups += [fold.test[data.signers[fold.test] == s] for s in fold.test_signers]
+    return groups
+
+
+def work_size(data: "FsDataset", folds: list[Fold], shots: list[int], episodes: int, ways: int | None) -> str:
+    """What the run will draw, as one line; refused past `MAX_EPISODE_ROWS` before anything is sampled.
+
+    Each episode holds at most its group's rows (support + queries), so the bound is exact enough to
+    stop `--episodes 1000000000` (which would have filled memory with episode indices) up front.
+    """
+    sizes = [len(g) for g in episode_groups(data, folds)]
+    counts = {s: 1 if s == 0 and ways is None else episodes for s in shots}
+    n_eps = sum(counts.values()) * len(sizes)
+    rows = sum(counts.values()) * sum(sizes)
+    what = (f"{len(folds)} fold(s), {len(sizes)} episode group(s) × {len(shots)} S × up to {episodes:,} episodes "
+            f"= {n_eps:,} episodes over ≤ {rows:,} image indices")
+    if rows > MAX_EPISODE_ROWS:
+        fit = max(1, MAX_EPISODE_ROWS // max(1, sum(sizes) * len(shots)))
+        raise ProtocolError(f"--episodes {episodes:,}: {what} (~{rows * 8 / 1e9:,.1f} GB); at most "
+                            f"{MAX_EPISODE_ROWS:,} indices per run: use --episodes {fit:,} or fewer")
+    return what
+
+
+def largest_class(data: "FsDataset", folds: list[Fold]) -> int:
+    """Images of the largest class within one episode group (a test signer, or an unseen-class fold)."""
+    return max((int(np.bincount(data.labels[rows]).max()) for rows in episode_groups(data, folds) if len(rows)),
+               default=0)
 
 
 @contextmanager
@@ -95,6 +118,8 @@ def plugin_step(method: Method, step: str) -> Iterator[None]:
     except Exception as exc:
         if isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc):
             raise
+        if (cause := os_cause(exc)) is not None:  # a full disk under a library's own exception
+            raise cause from exc
         text = " ".join(str(exc).split())[:240]
         raise MethodError(
             f"{who(method)} failed in {step}: {type(exc).__name__}{': ' + text if text else ''}; "

@@ -25,10 +25,11 @@ from fsbench.protocol.devset import development_set
 from fsbench.errors import FsbenchError, ProtocolError
 from fsbench.evaluation.contract import (
     MethodError, check_classifier, check_embeddings, check_plan, check_request, check_valid_mask, plugin_step, who,
+    work_size,
 )
 from fsbench.evaluation.metrics import Outcome, Predictions, summarise
 from fsbench.record.shots import shot_key
-from fsbench.progress import progress_bar
+from fsbench.progress import console, progress_bar, quiet
 from fsbench.record.document import provenance
 from fsbench.record.types import ResultsDocument
 from fsbench.runtime import release_memory, torch_threads, tune_process
@@ -85,6 +86,9 @@ def run(request: RunRequest, data: FsDataset | None = None) -> ResultsDocument:
     if request.dev:
         data = development_set(data, split, request.seed)
     folds = split.folds(data, request.seed)
+    work = work_size(data, folds, request.shots, request.episodes, request.ways)  # refused here if too big
+    if not quiet():
+        console.print(f"{method.name} on {data.name}/{split.name}: {work}", markup=False, highlight=False)
     plan = {
         s: sample_episodes(
             data, folds, EpisodeSpec(s, request.episodes, request.seed, request.ways, request.cross_condition)

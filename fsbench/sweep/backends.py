@@ -24,6 +24,10 @@ from fsbench.runtime import decide_threads, torch_threads, usable_cores, worker_
 from fsbench.sweep.cells import Cell
 from fsbench.sweep.spec import SweepError
 
+#: seconds a Ray address has to accept a connection and answer as a gRPC server
+PROBE_S = 5.0
+#: the HTTP/2 client preface and an empty SETTINGS frame: any gRPC server answers with its SETTINGS
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
 Outcome = dict[str, Any]  # {"status": "done"|"failed", "results"|"error", "host", "pid", "wall_s"}
 Started = Callable[[int], None]  # told how many cells are running now
 
@@ -111,15 +115,34 @@ class RayBackend:
 
     @staticmethod
     def _check_reachable(address: str) -> None:
-        """Fail in one line now, not after Ray's minutes of retries, when nothing listens there."""
+        """Fail in one line now, not after Ray's minutes of retries, when nothing (or not Ray) listens there.
+
+        Ray's head (GCS) is a gRPC server: it answers the HTTP/2 connection preface with a SETTINGS
+        frame at once (measured: 2 ms). A port where something else listens (a web server, a silent
+        socket) gives another answer or none within PROBE_S, so `ray.init` is never left to retry
+        for minutes there.
+        """
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit():
             raise SweepError(f"--address {address!r} must be auto or HOST:PORT, e.g. 127.0.0.1:6379")
         try:
-            socket.create_connection((host, int(port)), timeout=5).close()
+            conn = socket.create_connection((host, int(port)), timeout=PROBE_S)
         except OSError as exc:
             raise SweepError(f"no Ray head answers at {address} ({exc.strerror or exc}); start one there with "
                              f"`ray start --head --port={port}`, or drop --address to start a local one") from None
+        try:
+            conn.sendall(HTTP2_PREFACE)
+            answer = b""
+            while len(answer) < 9 and (chunk := conn.recv(9 - len(answer))):
+                answer += chunk
+        except OSError:  # a timeout or a reset: not a gRPC server
+            answer = b""
+        finally:
+            conn.close()
+        if len(answer) < 9 or answer[3] != 0x04:  # frame type 4: SETTINGS
+            raise SweepError(f"something listens at {address} but it is not a Ray head (no gRPC answer within "
+                             f"{PROBE_S:g} s); give the head's GCS port (`ray status` on the head names it), or "
+                             "drop --address to start a local one")
 
     def run(self, cells: list[Cell], started: Started) -> Iterator[tuple[Cell, Outcome]]:
         if not cells:
@@ -154,6 +177,16 @@ class RayBackend:
             first = one_line(exc).split(". ")[0]
             return {"status": "failed", "error": f"lost its worker after {self.max_retries} retries ({first})",
                     "host": "?", "pid": 0, "wall_s": 0.0}
+
+
+def check_local_cpus(specs: list[Any]) -> None:
+    """A local cell declares CPUs this process may not have: refused up front, not silently run on
+    fewer (`--cpus 100000` once crashed the interpreter or blamed the dataset for 'can't start new
+    thread')."""
+    biggest, cores = max((s.cpus for s in specs), default=1), usable_cores()
+    if biggest > cores:
+        raise SweepError(f"a cell asks for {biggest:,} CPUs but this machine has {cores}; a local sweep runs one cell "
+                         f"at a time: give --cpus {cores} or less (or use --backend ray on a cluster)")
 
 
 def make_backend(name: str, address: str | None, max_retries: int) -> LocalBackend | RayBackend:

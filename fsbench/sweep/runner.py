@@ -65,8 +65,10 @@ class Summary:
         }
 
 
-def run_sweep(cells: list[Cell], backend: LocalBackend | RayBackend, out_dir: Path) -> Summary:
-    """Compute every cell whose results file is missing; return who did what."""
+def run_sweep(cells: list[Cell], backend: LocalBackend | RayBackend, out_dir: Path,
+              announce: Callable[[str], None] | None = None) -> Summary:
+    """Compute every cell whose results file is missing; return who did what. `announce` is told the
+    size of the work (cells to run, cells done) before the first cell starts."""
     out_dir = Path(out_dir)
     summary = Summary(out_dir, backend.name, cells)
     todo = []
@@ -74,6 +76,9 @@ def run_sweep(cells: list[Cell], backend: LocalBackend | RayBackend, out_dir: Pa
         summary.status[cell.key] = "skipped" if is_done(cell) else "pending"
         if summary.status[cell.key] == "pending":
             todo.append(cell)
+    if announce is not None:
+        announce(f"sweep of {len(cells)} cells → {out_dir}: {len(todo)} to run, {len(cells) - len(todo)} already done "
+                 f"({backend.name} backend)")
     t0 = time.perf_counter()
     with progress_bar() as bar, ctrl_c_noted() as interrupted:
         task = bar.add_task("sweep", total=len(todo), unit="cells")

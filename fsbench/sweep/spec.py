@@ -11,6 +11,7 @@ declares; its torch threads follow them). A bad file fails whole, in one line, b
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 from fsbench import registry
 from fsbench.errors import FsbenchError
 from fsbench.evaluation.runner import RunRequest
+from fsbench.limits import MAX_CELLS, MAX_SEED
 
 AXES = {"method": "methods", "dataset": "datasets", "split": "splits", "seed": "seeds"}
 SCALARS = ("shots", "episodes", "ways", "cross_condition", "dev", "cpus")
@@ -84,6 +86,7 @@ def load_sweep(path: Path | str) -> tuple[dict[str, Any], list[CellSpec]]:
     cells = []
     for i, run in enumerate(runs, start=1):
         cells += expand(defaults, run, f"{path} [[run]] #{i}" if "run" in doc else str(path))
+        check_cells(len(cells), str(path), f"after [[run]] #{i}")
     check_unique(cells, str(path))
     return header, cells
 
@@ -101,7 +104,7 @@ def expand(defaults: dict[str, Any], run: dict[str, Any], where: str) -> list[Ce
         if key not in merged:
             raise SweepError(f"{where} names no {key[:-1]}; add `{key[:-1]} = \"...\"` (or a list `{key} = [...]`)")
         merged[key] = [_text(v, key[:-1], where) for v in merged[key]]
-    seeds = [_int(v, "seed", where, low=0) for v in merged["seeds"]]
+    seeds = [_int(v, "seed", where, low=0, high=MAX_SEED) for v in merged["seeds"]]
     shots = merged["shots"] if isinstance(merged["shots"], list) else [merged["shots"]]
     shots = tuple(sorted({_int(v, "shots", where, low=0) for v in shots}))
     if not shots:
@@ -115,6 +118,9 @@ def expand(defaults: dict[str, Any], run: dict[str, Any], where: str) -> list[Ce
             raise SweepError(f"{where}: config key {key!r} is both in `config` and in `grid`; keep one")
         if not isinstance(values, list) or not values:
             raise SweepError(f"{where}: grid.{key} must be a non-empty list of values, e.g. [8, 12]")
+    axes = {"methods": len(merged["methods"]), "datasets": len(merged["datasets"]), "splits": len(merged["splits"]),
+            **{f"grid.{k}": len(v) for k, v in grid.items()}, "seeds": len(seeds)}
+    check_cells(math.prod(axes.values()), where, " × ".join(f"{n} {k}" for k, n in axes.items()))
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     return [
         CellSpec(method=m, dataset=_absolute(d), split=s, seed=seed, shots=shots, episodes=episodes, ways=ways,
@@ -122,6 +128,13 @@ def expand(defaults: dict[str, Any], run: dict[str, Any], where: str) -> list[Ce
         for m in merged["methods"] for d in merged["datasets"] for s in merged["splits"]
         for combo in combos for seed in seeds
     ]
+
+
+def check_cells(n: int, where: str, how: str = "") -> None:
+    """Refuse a sweep of more than `MAX_CELLS` cells before a single one is built."""
+    if n > MAX_CELLS:
+        raise SweepError(f"{where}: {n:,} cells{f' ({how})' if how else ''}; a sweep runs at most {MAX_CELLS:,}: "
+                         "split it into several sweep files or shorten the lists")
 
 
 def check_unique(cells: list[CellSpec], where: str) -> None:
@@ -160,9 +173,9 @@ def _text(value: Any, what: str, where: str) -> str:
     return value.strip()
 
 
-def _int(value: Any, what: str, where: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise SweepError(f"{where}: {what} {value!r} must be an integer ≥ {low}")
+def _int(value: Any, what: str, where: str, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        raise SweepError(f"{where}: {what} {value!r} must be an integer ≥ {low}" + (f" and ≤ {high}" if high else ""))
     return value
 
 

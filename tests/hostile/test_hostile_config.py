@@ -61,7 +61,7 @@ def test_config_file_that_is_a_folder_or_missing(tiny_dir, tmp_path):
 
 
 RUN_NUMBERS = [
-    (["--seed", "-1"], "--seed must be an integer ≥ 0, not -1"), (["--seed", "x"], "'x' is not a valid integer"),
+    (["--seed", "-1"], "'--seed': -1 is not in the range 0<=x<=4294967295"), (["--seed", "x"], "'x' is not a valid integer"),
     (["--ways", "1"], "--ways 1: an episode needs at least 2 classes"), (["--ways", "0"], "--ways 0"),
     (["--ways", "-4"], "--ways -4"), (["--ways", "99"], "--ways 99 exceeds the 4 test classes"),
     (["--episodes", "0"], "--episodes must be ≥ 1, not 0"), (["--episodes", "-5"], "not -5"),

@@ -20,6 +20,7 @@ from typing import ClassVar
 from fsbench.data.builder import DatasetBuilder, PrepareReport, Row, encode_files
 from fsbench.data.cards import DatasetCard
 from fsbench.errors import DatasetError
+from fsbench.limits import IMAGE_SIDE
 from fsbench.progress import progress_bar
 
 FIELDS = ("label", "signer", "condition", "*")
@@ -86,6 +87,10 @@ class Folder(DatasetBuilder):
             raise DatasetError(f"--name {name!r} is a registered dataset; choose another name for your own data")
         if mode not in ("RGB", "L"):
             raise DatasetError(f"--mode {mode!r} must be RGB (colour) or L (grayscale)")
+        low, high = IMAGE_SIDE
+        if isinstance(image_size, bool) or not isinstance(image_size, int) or not low <= image_size <= high:
+            raise DatasetError(f"--size {image_size!r} must be a side in pixels from {low} to {high} (e.g. 128); "
+                               "images are stored as size×size squares")
         self.pattern, self.regex = pattern, compile_pattern(pattern)
         self.image_size, self.mode, self.title, self.license = int(image_size), mode, title, license
         self.card = self._card(name, (), ())  # the name now (prepare checks --out against it); the rest from the data

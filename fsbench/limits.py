@@ -1,0 +1,17 @@
+"""Upper bounds on what a user may ask for, in one place so the CLI, sweep files and the Python API agree.
+
+Each bound is far above any real use and far below what exhausts the machine before a first
+result; a request past one is refused before any work, in one line that states the size asked for.
+"""
+
+from __future__ import annotations
+
+#: seeds are 32-bit: numpy's RandomState and many plugins take no more (torch overflowed at 2**64)
+MAX_SEED = 2**32 - 1
+#: cells of one sweep (a 2.55-million-cell grid was accepted in silence); split bigger sweeps into files
+MAX_CELLS = 10_000
+#: image indices (support + queries) one run's episodes may hold: 5e7 int64 ≈ 400 MB, ~10 000 Massey
+#: leave-signer-out episodes at each of two S; boards use 10–100
+MAX_EPISODE_ROWS = 50_000_000
+#: side in pixels of a prepared image (`prepare folder --size`): 0 found "no images", 100 000 was OOM-killed
+IMAGE_SIDE = (8, 1024)
