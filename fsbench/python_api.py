@@ -77,12 +77,13 @@ def load_dataset(dataset: str | Path) -> "FsDataset":
 
 
 def prepare(dataset: str, raw: str | Path | None = None, out: str | Path | None = None, push: str | None = None,
-            strict: bool = False, **options: Any) -> "PrepareReport":
+            strict: bool = False, allow_duplicates: bool = False, **options: Any) -> "PrepareReport":
     """Raw files → a prepared dataset folder (`fsbench prepare`); `options` are the builder's
-    (for "folder": name, pattern, image_size, mode, title, license)."""
+    (for "folder": name, pattern, image_size, mode, title, license). Identical pictures under two
+    signers are refused unless `allow_duplicates`."""
     from fsbench.data.hub import prepare_dataset
 
-    return prepare_dataset(dataset, raw, out, push=push, strict=strict, **options)
+    return prepare_dataset(dataset, raw, out, push=push, strict=strict, allow_duplicates=allow_duplicates, **options)
 
 
 def push(dataset: str | Path, to: str) -> "Pushed":

@@ -21,6 +21,8 @@ FOLDER_OPTIONS = {"dataset_name": "--name", "pattern": "--pattern", "image_size"
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--push", "push_repo", help="Also push to this Hugging Face Hub repo id.")
 @click.option("--strict", is_flag=True, help="Abort on the first corrupt image instead of listing it.")
+@click.option("--allow-duplicates", is_flag=True,
+              help="Keep pictures with identical pixels under two signers (refused by default: a train/test leak).")
 @click.option("--name", "dataset_name", help="folder: the name `fsbench run --dataset NAME` will use.")
 @click.option("--pattern", help='folder: relative path of every image, e.g. "{label}/{signer}_{*}.jpg" '
                                 "(fields {label} {signer} {condition} {*}).")
@@ -29,7 +31,7 @@ FOLDER_OPTIONS = {"dataset_name": "--name", "pattern": "--pattern", "image_size"
 @click.option("--title", help="folder: a title for the generated dataset card.")
 @click.option("--license", "license", help="folder: the licence of your images, recorded in the card.")
 def prepare(dataset: str, raw: Path | None, out_dir: Path | None, push_repo: str | None, strict: bool,
-            **folder: str | int | None) -> None:
+            allow_duplicates: bool, **folder: str | int | None) -> None:
     """Turn a raw dataset into a versioned Hugging Face dataset.
 
     Your own images: `fsbench prepare folder --raw DIR --name NAME --pattern "{label}/{signer}_{*}.jpg"`,
@@ -43,12 +45,17 @@ def prepare(dataset: str, raw: Path | None, out_dir: Path | None, push_repo: str
         raise FsbenchError(f"{flags}: options of `fsbench prepare folder` only; {dataset!r} has a fixed layout")
     if dataset == "folder" and raw is None:
         raise FsbenchError('fsbench prepare folder needs --raw DIR (and --name NAME --pattern "{label}/{signer}_{*}.jpg")')
-    report = python_api.prepare(dataset, raw, out_dir, push=push_repo, strict=strict, **given)
+    report = python_api.prepare(dataset, raw, out_dir, push=push_repo, strict=strict, allow_duplicates=allow_duplicates,
+                                **given)
     out.print(report.summary(), markup=False, highlight=False)
     for item in report.corrupt[:5]:
         out.print(f"  unreadable: {item['path']} ({item['reason']})", markup=False, highlight=False)
     if len(report.corrupt) > 5:
         out.print(f"  … and {len(report.corrupt) - 5} more unreadable files (listed in fsbench.json)")
+    for group in report.duplicate_images[:5]:
+        out.print(f"  identical pixels: {', '.join(group['ids'][:4])}{' …' if len(group['ids']) > 4 else ''} "
+                  f"(signers {', '.join(group['signers'])}; classes {', '.join(group['labels'])})",
+                  markup=False, highlight=False)
     if dataset == "folder" and report.skipped:
         out.print(f"  {len(report.skipped)} files did not match the pattern, e.g. {report.skipped[0]['path']}",
                   markup=False, highlight=False)

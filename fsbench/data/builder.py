@@ -19,6 +19,7 @@ from typing import Any, ClassVar, TypeVar
 from PIL import Image
 
 from fsbench.data.cards import DatasetCard
+from fsbench.data.decode import to_mode, upright
 from fsbench.data.records import PrepareReport, Row
 from fsbench.errors import DatasetError
 from fsbench.progress import progress_bar
@@ -51,8 +52,9 @@ class DatasetBuilder(ABC):
         """Extra feature types for this builder's configuration (default: `extra_features`)."""
         return dict(self.extra_features)
 
-    def prepare(self, raw: Path, out: Path, *, strict: bool = False) -> PrepareReport:
-        """Read `raw` in the published layout and write a prepared dataset folder at `out`."""
+    def prepare(self, raw: Path, out: Path, *, strict: bool = False, allow_duplicates: bool = False) -> PrepareReport:
+        """Read `raw` in the published layout and write a prepared dataset folder at `out`
+        (identical pictures under two signers refused unless `allow_duplicates`)."""
         from fsbench.data.store import ensure_replaceable, write_prepared
 
         start = time.perf_counter()
@@ -66,7 +68,7 @@ class DatasetBuilder(ABC):
         root = self.check_layout(raw)
         write_prepared(
             self.rows(root, report, strict), out, self.card, self.features(), report,
-            partial=self.partial, started=start,
+            partial=self.partial, started=start, allow_duplicates=allow_duplicates,
         )
         return report
 
@@ -109,7 +111,8 @@ def rows_with_progress(desc: str, items: Sequence[T], make_row: Callable[[T], Ro
 
 
 def open_image(src: bytes | Path | str, size: int | None = None) -> Image.Image:
-    """Open and fully load an image (so errors surface here, not later).
+    """Open and fully load an image (so errors surface here, not later), turned upright as its
+    EXIF orientation says (`fsbench.data.decode.upright`).
 
     With `size`, a JPEG is decoded by DCT scaling at the smallest power-of-two reduction that
     is still at least `size` (libjpeg's own draft mode): faster, and then resized anyway.
@@ -118,7 +121,7 @@ def open_image(src: bytes | Path | str, size: int | None = None) -> Image.Image:
     if size and im.format == "JPEG":
         im.draft("RGB", (size, size))
     im.load()
-    return im
+    return upright(im)
 
 
 def pad_square(im: Image.Image) -> Image.Image:
@@ -133,9 +136,9 @@ def pad_square(im: Image.Image) -> Image.Image:
 
 
 def encode_png(im: Image.Image, size: int, mode: str) -> bytes:
-    """Resize to size×size in `mode` and encode as PNG with fixed settings and no metadata."""
-    if im.mode == "1" or im.mode not in ("RGB", "L") or im.mode != mode:
-        im = im.convert(mode)
+    """Resize to size×size in `mode` and encode as PNG with fixed settings and no metadata; 16-bit
+    and float images are scaled to 8 bits, not clipped (`fsbench.data.decode.to_mode`)."""
+    im = to_mode(im, mode)
     if im.size != (size, size):
         im = pad_square(im).resize((size, size), Image.Resampling.BILINEAR)
     buf = io.BytesIO()

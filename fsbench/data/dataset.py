@@ -19,6 +19,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from fsbench.atomic import remove_stale
+from fsbench.data.decode import to_mode, upright
 from fsbench.data.digests import cache_is_valid, seal_cache
 from fsbench.errors import DatasetError
 from fsbench.paths import cache_dir
@@ -140,7 +141,7 @@ def decode_image(cell: dict, size: int, mode: Mode, row_id: str = "?") -> np.nda
     try:
         src = io.BytesIO(cell["bytes"]) if cell.get("bytes") else cell["path"]
         with Image.open(src) as im:
-            im = im.convert(mode).resize((size, size), Image.Resampling.BILINEAR)
+            im = to_mode(upright(im), mode).resize((size, size), Image.Resampling.BILINEAR)
             arr = np.asarray(im, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise DatasetError(

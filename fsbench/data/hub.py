@@ -128,16 +128,18 @@ def prepare_dataset(
     push: str | None = None,
     strict: bool = False,
     partial: bool = False,
+    allow_duplicates: bool = False,
     **builder_options: Any,
 ) -> PrepareReport:
-    """What `fsbench prepare NAME --raw PATH [--out DIR] [--push REPO] [--strict]` does."""
+    """What `fsbench prepare NAME --raw PATH [--out DIR] [--push REPO] [--strict] [--allow-duplicates]` does."""
     builder_cls = registry.get("datasets", name)
     builder = builder_cls(partial=partial, **builder_options)
     raw_path = Path(raw) if raw is not None else default_raw(builder.card)
     if raw_path is None:
         raise DatasetError(f"dataset {name!r} has no default raw location; use `{prepare_command(name)}`")
     # the card's name, not the builder's: `prepare folder --name NAME` lands where `--dataset NAME` looks
-    report = builder.prepare(raw_path, Path(out) if out else paths.prepared_dir(builder.card.name), strict=strict)
+    report = builder.prepare(raw_path, Path(out) if out else paths.prepared_dir(builder.card.name), strict=strict,
+                             allow_duplicates=allow_duplicates)
     if push:
         push_dataset(report.out, push if is_hub(push) else f"hub:{push}")
     return report

@@ -25,6 +25,8 @@ class PrepareReport:
     no_hand: list[str] = field(default_factory=list)
     #: exact duplicates that were merged (omniglot's shared alphabets)
     duplicates: int = 0
+    #: rows whose pixels are identical, by content hash: {sha256, ids, signers, labels}
+    duplicate_images: list[dict[str, Any]] = field(default_factory=list)
     content_hash: str = ""
     wall_s: float = 0.0
 
@@ -43,6 +45,9 @@ class PrepareReport:
             extra.append(f"{len(self.no_hand)} without a hand")
         if self.duplicates:
             extra.append(f"{self.duplicates} duplicates merged")
+        if self.duplicate_images:
+            n = sum(len(g["ids"]) for g in self.duplicate_images)
+            extra.append(f"{n} images in {len(self.duplicate_images)} groups of identical pixels, listed in fsbench.json")
         tail = f" ({', '.join(extra)})" if extra else ""
         return (
             f"{self.dataset}: {c.get('images', 0)} images, {c.get('classes', 0)} classes, "

@@ -62,6 +62,32 @@ def image_digest(data: bytes) -> str:
     return h.hexdigest()
 
 
+def duplicate_images(records: Iterable[tuple[str, str, str, str, str]]) -> list[dict[str, Any]]:
+    """Groups of rows with identical pixels: {sha256, ids, signers, labels}, largest first.
+
+    The same picture under two signers puts it in a training and a test fold at once (a leak that
+    lifted one signer 0.833 → 1.0); under two classes it is a labelling error.
+    """
+    groups: dict[str, list[tuple[str, str, str]]] = {}
+    for row_id, label, signer, _, digest in records:
+        groups.setdefault(digest, []).append((row_id, label, signer))
+    found = [{"sha256": d, "ids": sorted(r[0] for r in rs), "signers": sorted({r[2] for r in rs}),
+              "labels": sorted({r[1] for r in rs})} for d, rs in groups.items() if len(rs) > 1]
+    return sorted(found, key=lambda g: (-len(g["ids"]), g["ids"]))
+
+
+def check_duplicates(name: str, groups: list[dict[str, Any]], allowed: bool) -> None:
+    """Refuse pictures shared by signers unless `allowed` (prepare --allow-duplicates)."""
+    shared = [g for g in groups if len(g["signers"]) > 1]
+    if shared and not allowed:
+        g = shared[0]
+        raise DatasetError(
+            f"{name}: {len(shared)} image(s) appear under more than one signer with identical pixels (e.g. "
+            f"{' and '.join(repr(i) for i in g['ids'][:2])}, signers {', '.join(g['signers'][:3])}): a training fold "
+            "would hold a test signer's picture; remove the copies, or prepare with --allow-duplicates to keep "
+            "them (listed in fsbench.json)")
+
+
 def content_hash(records: Iterable[tuple[str, str, str, str, str]]) -> str:
     """SHA-256 over sorted (id, label name, signer, condition, pixel digest) records."""
     h = hashlib.sha256()
@@ -213,8 +239,12 @@ def write_prepared(
     *,
     partial: bool = False,
     started: float | None = None,
+    allow_duplicates: bool = False,
 ) -> PrepareReport:
     """Validate rows against the card and write a prepared folder at `out`, atomically.
+
+    Rows with identical pixels are listed in the report (`duplicate_images`); identical pixels
+    under two signers are refused unless `allow_duplicates`.
 
     Everything is written into a temporary folder beside `out` and renamed into place at the
     end, so an interrupted or failed prepare never leaves a half-written dataset behind.
@@ -246,6 +276,8 @@ def write_prepared(
                 columns[key].append(cond or "")
             else:
                 columns[key].append(r[key])
+    report.duplicate_images = duplicate_images(records)
+    check_duplicates(card.name, report.duplicate_images, allow_duplicates)
     report.content_hash = content_hash(records)
     per_class = Counter(r["label"] for r in rows)
     per_signer = Counter(r["signer"] for r in rows)

@@ -45,14 +45,21 @@ CARD = DatasetCard(
 
 def compile_pattern(pattern: str) -> re.Pattern[str]:
     """The pattern as an anchored regex over a relative path; a field ends at the first text that
-    follows it, a repeated field must repeat its value, literal text ignores case (.jpg = .JPG)."""
-    parts, seen, pos = [], set(), 0
+    follows it, a repeated field must repeat its value, literal text ignores case (.jpg = .JPG).
+
+    Two fields with no text between them ({signer}{*}) are refused: where one ends is a guess, and
+    the guess read signers alice and amy as one signer "a"."""
+    parts, seen, pos, prev = [], set(), 0, None
     for m in re.finditer(r"\{([^{}]*)\}", pattern):
         parts.append(re.escape(pattern[pos:m.start()]))
         field = m.group(1)
         if field not in FIELDS:
             raise DatasetError(f"--pattern {pattern!r} has an unknown field {{{field}}}; fields are "
                                f"{{label}} {{signer}} {{condition}} {{*}}, e.g. {EXAMPLE}")
+        if prev is not None and m.start() == pos:
+            raise DatasetError(f"--pattern {pattern!r} puts {pattern[m.start() - 2 - len(prev):m.end()]} side by side: "
+                               "where one field ends and the next begins would be a guess; put text that no name "
+                               f"contains between them, e.g. {EXAMPLE}")
         if field == "*":
             parts.append(r"[^/]*")
         elif field in seen:
@@ -60,7 +67,7 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
         else:
             parts.append(f"(?P<{field}>[^/]+?)")
             seen.add(field)
-        pos = m.end()
+        pos, prev = m.end(), field
     parts.append(re.escape(pattern[pos:]))
     missing = [f"{{{f}}}" for f in ("label", "signer") if f not in seen]
     if missing:
