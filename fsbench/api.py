@@ -18,6 +18,8 @@ import numpy as np
 
 from torch import Tensor, nn
 
+from fsbench.device import CPU, Placement
+
 if TYPE_CHECKING:
     from fsbench.data.dataset import DatasetView, FsDataset
 
@@ -116,6 +118,19 @@ class PoseBackbone(ABC):
     input_size: tuple[int, int] = (64, 64)
     channels: int = 3
     feature_dim: int
+    #: where `features` computes (set by `place`; the CPU in fp32 until then)
+    placement: Placement = CPU
+
+    def place(self, placement: Placement) -> "PoseBackbone":
+        """Compute on `placement` from now on: every torch module attribute moves there.
+
+        A backbone that cannot run there (e.g. a native CPU library) overrides this and keeps the
+        CPU; callers read `placement` back and hand it batches on that device."""
+        self.placement = placement
+        for value in vars(self).values():
+            if isinstance(value, nn.Module):
+                placement.module(value)
+        return self
 
     @abstractmethod
     def features(self, images: Tensor) -> Tensor:
@@ -212,6 +227,8 @@ class Method(ABC):
     trains: ClassVar[bool] = True
     #: the installed distribution that registered the method (set by the runner from the registry)
     distribution: str = "unknown"
+    #: where fit and embed compute (fsbench.device): the run's, set by `place` before `fit`
+    placement: Placement = CPU
 
     #: what a config key accepts beyond its default's type (fsbench/configs.py): unions such as
     #: "auto"|int as `config_types = {"epochs": (str, int)}`, enums as `config_choices =
@@ -235,6 +252,12 @@ class Method(ABC):
     def config_hash(self) -> str:
         kept = {k: v for k, v in self.config.items() if k not in self.late_keys or v != self.late_keys[k]}
         return config_hash({"method": self.name, "version": self.version, **kept})
+
+    def place(self, placement: Placement) -> "Method":
+        """Compute on `placement` (device, precision) from now on; returns self. A method hands it
+        on to what it builds (backbones, heads, trainers, classifiers) and returns embeddings on the CPU."""
+        self.placement = placement
+        return self
 
     def fit(self, train: "DatasetView", seed: int) -> None:  # noqa: B027 - training-free methods
         """Learn from the fold's training view only. Default: nothing to learn."""

@@ -92,9 +92,14 @@ class Placement:
 
         return torch.amp.GradScaler(self.type)
 
+    def compute(self) -> dict[str, str]:
+        """The device and precision keywords of `fsbench.training.cache.cache_key`: device type and
+        torch's dtype name (the CPU in fp32 gives the keys' defaults)."""
+        return {"device": self.type, "precision": str(self.dtype()).removeprefix("torch.")}
+
     def key_parts(self) -> tuple[dict[str, str], ...]:
-        """What to add to a trained-model cache key: nothing on the CPU in fp32 (today's keys stay
-        valid), else the device type and precision, so a bf16 GPU net never serves an fp32 run."""
+        """What to add to a cache key (the feature cache's): nothing on the CPU in fp32 (today's keys
+        stay valid), else the device type and precision, so bf16 GPU features never serve an fp32 run."""
         return () if self.default else ({"device": self.type, "precision": self.precision},)
 
     def describe(self) -> dict[str, Any]:
@@ -179,12 +184,27 @@ def as_placement(where: Placement | str | None) -> Placement:
 
 
 @contextmanager
-def out_of_memory(batch_key: str) -> Iterator[None]:
-    """Turn a device out-of-memory error into one line that names the batch-size key to lower."""
+def out_of_memory(lower: str) -> Iterator[None]:
+    """Turn a device out-of-memory error into one line saying what to lower: a config key
+    (`batch_key`) or a description of the keys."""
     import torch
 
     try:
         yield
     except torch.OutOfMemoryError as exc:
-        raise DeviceError(f"out of memory on the device ({str(exc).splitlines()[0][:120]}); "
-                          f"lower {batch_key} (--set {batch_key}=…) or use --precision bf16") from None
+        raise DeviceError(f"out of memory on the device ({str(exc).splitlines()[0][:120]}); lower {lower} "
+                          f"or use --precision bf16") from None
+
+
+def key_hint(key: str) -> str:
+    """How an out-of-memory line names one config key: `head_batch_size (--set head_batch_size=…)`."""
+    return f"{key} (--set {key}=…)"
+
+
+def library_versions(placement: Placement) -> dict[str, str]:
+    """The versions that decide a GPU run's numbers besides torch's: CUDA and cuDNN (or nothing)."""
+    if placement.type != "cuda":
+        return {}
+    import torch
+
+    return {"cuda": str(torch.version.cuda), "cudnn": str(torch.backends.cudnn.version())}

@@ -29,6 +29,7 @@ from torch import Tensor
 from fsbench.api import PoseBackbone
 from fsbench.atomic import write_bytes
 from fsbench.data.dataset import DatasetView, Mode
+from fsbench.device import out_of_memory
 from fsbench.errors import FsbenchError
 from fsbench.paths import cache_dir
 from fsbench.progress import progress_bar
@@ -62,6 +63,7 @@ def backbone_features(
 
     `encode` computes the same features faster (e.g. an ONNX Runtime session of the backbone);
     default `backbone.features`. It must agree with it: the cache is keyed by the backbone.
+    Batches run on `backbone.placement` (set by `backbone.place`), under its autocast.
     """
     if size is None or mode is None:
         default_size, default_mode = default_size_mode(backbone)
@@ -94,9 +96,12 @@ def batch_for(size: int) -> int:
 
 
 def _key(backbone: PoseBackbone, view: DatasetView, size: int, mode: Mode) -> dict[str, Any]:
+    """What the cached features depend on; features computed off the CPU or below fp32 are keyed
+    by device type and precision as well (CPU fp32 keys are what they always were)."""
     return {
         "format": FORMAT, "backbone": backbone.fingerprint(), "dataset": view.dataset.content_hash,
         "rows": len(view.dataset), "dim": int(backbone.feature_dim), "size": int(size), "mode": mode,
+        **{"placement": part for part in backbone.placement.key_parts()},
     }
 
 
@@ -110,10 +115,12 @@ def _compute(backbone: PoseBackbone, view: DatasetView, size: int, mode: Mode, b
     """Features of `view` in batches, with a progress bar; checks the backbone's output shape."""
     out = torch.empty(len(view), backbone.feature_dim)
     start = 0
-    with progress_bar() as bar:
+    where = backbone.placement  # batches go to the backbone's device, features come back to the CPU
+    with progress_bar() as bar, out_of_memory("the backbone's input_size option (a batch is PIXELS_PER_BATCH pixels)"):
         task = bar.add_task(label, total=len(view), unit="images")
         for batch in view.tensors(size, mode, batch_size=batch_size):
-            f = encode(batch)
+            with where.autocast():
+                f = encode(where.put(batch))
             if tuple(f.shape) != (len(batch), backbone.feature_dim):
                 raise FsbenchError(
                     f"{type(backbone).__name__}.features returned {tuple(f.shape)} for {len(batch)} images; "

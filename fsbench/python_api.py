@@ -31,32 +31,26 @@ FORMATS = (None, "rich", "markdown", "json", "html")
 
 def run(method: str, dataset: "str | FsDataset", split: str, shots: int | Iterable[int] = (1, 5),
         episodes: int = 10, ways: int | None = None, config: dict[str, Any] | None = None, seed: int = 0,
-        device: str | None = None, cross_condition: bool = False, dev: bool = False) -> "Results":
+        device: str | None = None, cross_condition: bool = False, dev: bool = False, precision: str = "fp32",
+        deterministic: bool = False) -> "Results":
     """Evaluate `method` on `dataset` under `split`, as `fsbench run` does; the typed results.
 
     `dataset`: a registered name, a prepared folder, `hub:OWNER/NAME@REVISION`, or a dataset
     from `load_dataset`. `shots`: the S values (support examples per class); `episodes`: per
     signer and S; `ways`: classes per episode (None: every test class); `config`: method config
-    overrides (validated against the method's defaults). Nothing is written: `.write(path)` does.
+    overrides (validated against the method's defaults). `device`: auto (None: $FSBENCH_DEVICE, else
+    auto), cpu, cuda, cuda:N or mps; `precision`: fp32, bf16 or fp16; `deterministic`: torch's flags
+    for bitwise GPU reruns (fsbench.device). Nothing is written: `.write(path)` does.
     """
     from fsbench.evaluation.runner import RunRequest
     from fsbench.evaluation.runner import run as run_request
     from fsbench.record.results import Results
 
-    if device is not None:
-        from fsbench.device import resolve
-
-        placement = resolve(device)  # an unknown or absent device: one line
-        if not placement.default:
-            # TODO(device): hand the placement to the run once RunRequest carries one (fsbench.device is
-            # in; the runner does not take it yet); until then a run computes on the CPU only.
-            raise FsbenchError(f"device={device!r} ({placement.device}): runs compute on the CPU until the run "
-                               f"request carries a device; leave device unset, 'cpu' or 'auto' on a CPU machine")
     data = None if isinstance(dataset, (str, Path)) else dataset
     request = RunRequest(
         method=method, dataset=str(dataset) if data is None else data.name, split=split, shots=_shots(shots),
         episodes=episodes, seed=seed, ways=ways, cross_condition=cross_condition, config=dict(config or {}),
-        dev=dev,
+        dev=dev, device=device, precision=precision, deterministic=deterministic,
     )
     return Results(run_request(request, data))
 

@@ -9,6 +9,7 @@ import shutil
 import sys
 import tomllib
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -93,3 +94,15 @@ def hints(text: str) -> str:
 
     subcommands = "|".join(sorted(map(re.escape, cli.commands), key=len, reverse=True))
     return re.sub(rf"(?<![\w./-])fsbench(?= (?:{subcommands})\b)", name, text)
+
+
+def device_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--device, --precision and --deterministic (fsbench/device.py), for every command that computes."""
+    deterministic = click.option("--deterministic", is_flag=True, help="Bitwise-repeatable GPU runs (cuDNN, "
+                                 "deterministic algorithms, cuBLAS workspace); slower.")
+    precision = click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
+                             show_default=True, help="Float format of training and embedding (bf16/fp16: "
+                             "autocast; fp16 needs a GPU).")
+    device = click.option("--device", metavar="auto|cpu|cuda|cuda:N|mps", envvar="FSBENCH_DEVICE",
+                          help="Where to compute (default: $FSBENCH_DEVICE, else auto: CUDA, else MPS, else the CPU).")
+    return device(precision(deterministic(command)))

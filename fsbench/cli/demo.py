@@ -43,21 +43,23 @@ def demo_methods() -> list[str]:
     return found
 
 
-def _request(name: str, episodes: int) -> Any:
+def _request(name: str, episodes: int, where: dict[str, Any] | None = None) -> Any:
+    """The demo's run of `name`; `where`: device, precision, deterministic (default: the CPU in fp32's
+    numbers on a machine without a GPU, `auto` otherwise)."""
     from fsbench.evaluation.runner import RunRequest
 
     cls = registry.get("methods", name)
     return RunRequest(method=name, dataset="omniglot", split="unseen-class", shots=[1, 5], episodes=episodes,
-                      seed=0, ways=20, config=dict(getattr(cls, "demo_config", {})))
+                      seed=0, ways=20, config=dict(getattr(cls, "demo_config", {})), **(where or {}))
 
 
-def _run_one(name: str, episodes: int, threads: int) -> dict[str, Any]:
+def _run_one(name: str, episodes: int, threads: int, where: dict[str, Any] | None = None) -> dict[str, Any]:
     """One method in a worker process: its share of torch threads, quiet bars (the parent shows progress)."""
     from fsbench.evaluation.runner import run
 
     os.environ["FSBENCH_QUIET"] = "1"
     with torch_threads(threads):
-        return run(_request(name, episodes))
+        return run(_request(name, episodes, where))
 
 
 def _slowest_first(methods: list[str]) -> list[str]:
@@ -65,10 +67,12 @@ def _slowest_first(methods: list[str]) -> list[str]:
 
 
 def run_demo(methods: list[str] | None = None, episodes: int = 20, out_dir: Path = Path("runs/demo"),
-             jobs: int | None = None) -> list[dict]:
+             jobs: int | None = None, where: dict[str, Any] | None = None) -> list[dict]:
     from fsbench.data.hub import resolve_dataset
+    from fsbench.device import resolve
     from fsbench.progress import progress_bar
 
+    resolve(**(where or {}))  # a device this machine lacks is refused here, not in every worker
     resolve_dataset("omniglot")  # prepared once here, before the workers read it
     names = _slowest_first(methods or demo_methods())
     prepare_environment()  # the spawned workers inherit OMP_WAIT_POLICY before their torch loads
@@ -81,7 +85,7 @@ def run_demo(methods: list[str] | None = None, episodes: int = 20, out_dir: Path
     done: dict[str, dict] = {}
     with progress_bar() as bar, ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
         task = bar.add_task("demo methods", total=len(names), unit="methods")
-        futures = {pool.submit(_run_one, n, episodes, threads): n for n in names}
+        futures = {pool.submit(_run_one, n, episodes, threads, where): n for n in names}
         for future in as_completed(futures):
             name = futures[future]
             done[name] = results = future.result()

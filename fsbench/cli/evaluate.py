@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from fsbench.cli.console import SEED, known_names, load_config, out, parse_shots
+from fsbench.cli.console import SEED, device_options, known_names, load_config, out, parse_shots
 
 
 @click.command()
@@ -23,7 +23,9 @@ from fsbench.cli.console import SEED, known_names, load_config, out, parse_shots
 @click.option("--dev", is_flag=True,
               help="Tune, don't test: run the split inside the first fold's training rows (docs/protocols.md).")
 @click.option("--out", "out_path", type=click.Path(), help="Results JSON path.")  # str: keeps a trailing '/' to refuse
-def run(method, dataset, split, shots, episodes, seed, ways, cross_condition, dev, config_path, overrides, out_path) -> None:
+@device_options
+def run(method, dataset, split, shots, episodes, seed, ways, cross_condition, dev, config_path, overrides, out_path,
+        device, precision, deterministic) -> None:
     """Evaluate METHOD on DATASET under SPLIT and write a results JSON."""
     known_names(method, split)  # a typo is refused in a second, before torch is imported
     from fsbench import python_api
@@ -35,6 +37,7 @@ def run(method, dataset, split, shots, episodes, seed, ways, cross_condition, de
     results = python_api.run(
         method=method, dataset=dataset, split=split, shots=parse_shots(shots), episodes=episodes, seed=seed,
         ways=ways, cross_condition=cross_condition, config=load_config(config_path, overrides), dev=dev,
+        device=device, precision=precision, deterministic=deterministic,
     )
     results.write(path)
     out.print(results_table(results.document))
@@ -45,11 +48,14 @@ def run(method, dataset, split, shots, episodes, seed, ways, cross_condition, de
 @click.option("--methods", default=None, help="Comma-separated methods (default: pixels + every method with a demo config).")
 @click.option("--episodes", default=20, show_default=True)
 @click.option("--jobs", type=click.IntRange(min=1), help="Methods run at once, one process each (default: CPU cores).")
-def demo(methods: str | None, episodes: int, jobs: int | None) -> None:
+@device_options
+def demo(methods: str | None, episodes: int, jobs: int | None, device: str | None, precision: str,
+         deterministic: bool) -> None:
     """The whole pipeline on the embedded Omniglot sets: 20-way unseen-class, S=1 and 5, ending in an HTML board."""
     from fsbench.cli.demo import run_demo
 
-    run_demo(methods.split(",") if methods else None, episodes, jobs=jobs)
+    run_demo(methods.split(",") if methods else None, episodes, jobs=jobs,
+             where={"device": device, "precision": precision, "deterministic": deterministic})
 
 
 @click.command()
@@ -61,13 +67,19 @@ def demo(methods: str | None, episodes: int, jobs: int | None) -> None:
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="JSON/TOML method config.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override one config key.")
 @click.option("--out", "out_path", type=click.Path(), default="model.onnx", show_default=True)
-def export(method, dataset, split, fold, seed, config_path, overrides, out_path) -> None:
+@device_options
+def export(method, dataset, split, fold, seed, config_path, overrides, out_path, device, precision,
+           deterministic) -> None:
     """Fit METHOD on one fold (cache hit after `fsbench run`) and export images → embeddings to ONNX."""
     known_names(method, split)
     from fsbench.deploy.export import export_method
 
     from fsbench.names import output_file
 
-    info = export_method(method, dataset, split, fold, output_file(out_path), load_config(config_path, overrides), seed)
+    from fsbench.device import resolve
+
+    where = resolve(device, precision, deterministic)  # the fit's; the graph itself is exported on the CPU
+    info = export_method(method, dataset, split, fold, output_file(out_path), load_config(config_path, overrides), seed,
+                         placement=where)
     out.print(f"wrote {info['path']} (fold {info['fold']}; ONNX Runtime vs eager max |Δ| = "
               f"{info['max_abs_diff']:.2e} on {info['images_checked']} test images)")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from fsbench.cli.console import SEED, known_names, load_config, out
+from fsbench.cli.console import SEED, device_options, known_names, load_config, out
 from fsbench.errors import FsbenchError
 
 
@@ -26,14 +26,18 @@ from fsbench.errors import FsbenchError
 @click.option("--shots", type=click.IntRange(min=1), help="Use the first S images of each label (default: all).")
 @click.option("--images", "images_dir", type=click.Path(path_type=Path), required=True, help="Images to classify.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@device_options
 def predict(method, from_path, dataset, split, fold, seed, config_path, overrides, support_dir, shots, images_dir,
-            as_json) -> None:
+            as_json, device, precision, deterministic) -> None:
     """Classify IMAGES against a new signer's SUPPORT images with a fitted method (top-2 with scores)."""
     from rich.table import Table
 
     known_names(method, split)  # before torch
     from fsbench.deploy.fit import fit_fold, refit_from_results
     from fsbench.deploy.predict import predict as run_predict
+    from fsbench.device import resolve
+
+    where = resolve(device, precision, deterministic)
 
     if from_path is not None:
         from fsbench.record.document import read_results
@@ -43,11 +47,11 @@ def predict(method, from_path, dataset, split, fold, seed, config_path, override
         results = read_results(from_path)
         if method and method != results["method"]["name"]:
             raise FsbenchError(f"--method {method} but {from_path} is a {results['method']['name']} run; drop --method")
-        fitted, data, chosen = refit_from_results(results, fold, dataset)
+        fitted, data, chosen = refit_from_results(results, fold, dataset, where)
     else:
         if not (method and dataset and split):
             raise FsbenchError("give --from RESULTS.json, or --method, --dataset and --split to fit on one fold")
-        fitted, data, chosen = fit_fold(method, dataset, split, fold, load_config(config_path, overrides), seed)
+        fitted, data, chosen = fit_fold(method, dataset, split, fold, load_config(config_path, overrides), seed, where)
     doc = run_predict(fitted, data, support_dir, images_dir, shots)
     doc["fitted_on"] = {"dataset": data.name, "content_hash": data.content_hash, "fold": chosen.name}
     if as_json:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from fsbench.cli.console import err, hints, known_names, load_config, out, parse_shots
+from fsbench.cli.console import device_options, err, hints, known_names, load_config, out, parse_shots
 
 GRID_FLAGS = ("method", "dataset", "split", "shots", "episodes", "seeds", "ways", "cross_condition", "dev",
               "config_path", "overrides", "grid")
@@ -38,8 +38,12 @@ GRID_FLAGS = ("method", "dataset", "split", "shots", "episodes", "seeds", "ways"
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Folder for one results file per cell (default runs/sweep-<file> or runs/sweep).")
 @click.option("--dry-run", is_flag=True, help="List the cells and which are done already; run nothing.")
+@click.option("--gpus", type=float,
+              help="GPUs each cell asks Ray for, fractions allowed (default 1 with --device cuda, else 0).")
+@device_options
 def sweep(sweep_file: Path | None, cpus: int | None, backend: str, address: str | None, max_retries: int,
-          out_dir: Path | None, dry_run: bool, **grid: Any) -> None:
+          out_dir: Path | None, dry_run: bool, gpus: float | None, device: str | None, precision: str,
+          deterministic: bool, **grid: Any) -> None:
     """Run every cell of SWEEP_FILE (TOML, docs/sweeps.md) or of the grid the flags give; a re-run
     computes only the cells whose results file is missing."""
     known_names(grid["method"], grid["split"])  # before the sweep machinery imports torch
@@ -62,6 +66,12 @@ def sweep(sweep_file: Path | None, cpus: int | None, backend: str, address: str 
         if cpus < 1:
             raise SweepError(f"--cpus {cpus} must be ≥ 1")
         specs = [replace(s, cpus=cpus) for s in specs]
+    if backend == "local":  # a device this machine lacks fails now, not in every cell (Ray nodes check their own)
+        from fsbench.device import resolve
+
+        resolve(device, precision, deterministic)
+    specs = [replace(s, device=device, precision=precision, deterministic=deterministic,
+                     gpus=cell_gpus(device, gpus, backend)) for s in specs]
     out_dir = output_dir(out_dir)  # before any work: a file or a read-only folder fails now
     chosen = make_backend(backend, address, max_retries)
     if backend == "local":
@@ -84,6 +94,20 @@ def sweep(sweep_file: Path | None, cpus: int | None, backend: str, address: str 
         boards = sweep_file.parent.parent if sweep_file.parent.name == "sweeps" else Path("leaderboards")
         out.print(hints(f"next: fsbench verify {header['board']} --runs {out_dir} --boards {boards}   # every entry against "
                         f"its CI\n      fsbench publish {out_dir} --boards {boards}"), markup=False, highlight=False)
+
+
+def cell_gpus(device: str | None, gpus: float | None, backend: str) -> float:
+    """The GPUs a cell asks Ray for: --gpus, else one for a CUDA device; a local sweep asks for none
+    (its cells share this machine's GPU one after another). Checked here, before any work."""
+    from fsbench.sweep.spec import SweepError
+
+    if gpus is not None and gpus < 0:
+        raise SweepError(f"--gpus {gpus:g} must be ≥ 0 (a fraction shares one GPU between cells)")
+    if backend != "ray":
+        if gpus:
+            raise SweepError("--gpus is what a cell asks Ray for; use it with --backend ray")
+        return 0.0
+    return float(gpus) if gpus is not None else (1.0 if (device or "").startswith("cuda") else 0.0)
 
 
 def _flags_table(method, dataset, split, shots, episodes, seeds, ways, cross_condition, dev, config_path,

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from fsbench.api import Exportable
 from fsbench.atomic import write_bytes
+from fsbench.device import CPU, Placement
 from fsbench.errors import FsbenchError
 
 OPSET = 17
@@ -104,6 +105,7 @@ def export_method(
     config: dict | None = None,
     seed: int = 0,
     check_images: int = 64,
+    placement: Placement = CPU,
 ) -> dict:
     """Fit `method_name` on one fold's training view (a cache hit after `fsbench run`), export
     its images → embeddings graph to `out`, and check ONNX Runtime against eager on test images.
@@ -116,8 +118,9 @@ def export_method(
 
     if not isinstance(make_method(method_name, config or {}), Exportable):  # before any training
         raise ExportError(f"method {method_name!r} has no inference_module(); only such methods can be exported")
-    method, data, chosen = fit_fold(method_name, dataset, split, fold, config, seed)
+    method, data, chosen = fit_fold(method_name, dataset, split, fold, config, seed, placement)
     module, (c, h, w) = method.inference_module()
+    module = module.cpu()  # fitted where the run computes; traced and checked on the CPU, as ONNX Runtime runs it
     path = export_onnx(module, torch.rand(2, c, h, w), Path(out))
     test = data.view(chosen.test[:check_images])
     images = test.tensor(h, "RGB" if c == 3 else "L")

@@ -10,19 +10,21 @@ from typing import Any
 
 from fsbench.api import Fold, Method
 from fsbench.data.dataset import FsDataset
+from fsbench.device import CPU, Placement
 from fsbench.errors import FsbenchError, ResultsError
 
 
 def fit_fold(method_name: str, dataset: str | FsDataset, split: str, fold: int = 0, config: dict[str, Any] | None = None,
-             seed: int = 0) -> tuple[Method, FsDataset, Fold]:
-    """(fitted method, dataset, fold): `method_name` fitted on fold `fold`'s training view."""
+             seed: int = 0, placement: Placement = CPU) -> tuple[Method, FsDataset, Fold]:
+    """(fitted method, dataset, fold): `method_name` fitted on fold `fold`'s training view, on `placement`."""
     from fsbench import registry
     from fsbench.data.hub import resolve_dataset
     from fsbench.evaluation.runner import make_method
     from fsbench.runtime import tune_process
 
     tune_process()
-    method = make_method(method_name, config or {})
+    placement.apply()
+    method = make_method(method_name, config or {}).place(placement)
     data = dataset if isinstance(dataset, FsDataset) else resolve_dataset(dataset)
     folds = registry.get("splits", split)().folds(data, seed)
     if not 0 <= fold < len(folds):
@@ -31,7 +33,8 @@ def fit_fold(method_name: str, dataset: str | FsDataset, split: str, fold: int =
     return method, data, folds[fold]
 
 
-def refit_from_results(results: dict[str, Any], fold: int = 0, dataset: str | None = None) -> tuple[Method, FsDataset, Fold]:
+def refit_from_results(results: dict[str, Any], fold: int = 0, dataset: str | None = None,
+                       placement: Placement = CPU) -> tuple[Method, FsDataset, Fold]:
     """The method of a results file, refitted from its manifest (method, config, dataset, split,
     seed) on fold `fold`; refused when the dataset's content is no longer what the run used.
     `dataset` says where the data is when the run named a folder path (results record the name)."""
@@ -45,4 +48,4 @@ def refit_from_results(results: dict[str, Any], fold: int = 0, dataset: str | No
             f"made on {ds['content_hash'][:12]}…; prepare revision {ds['revision']} to refit this method"
         )
     return fit_fold(results["method"]["name"], data, results["split"]["name"], fold,
-                    results["method"]["config"], int(results["split"]["seed"]))
+                    results["method"]["config"], int(results["split"]["seed"]), placement)

@@ -21,6 +21,7 @@ from fsbench import registry
 from fsbench.evaluation import fastpath
 from fsbench.api import KeepsPrior, MasksInvalid, Method
 from fsbench.data.dataset import DatasetView, FsDataset
+from fsbench.device import Placement, out_of_memory, resolve
 from fsbench.protocol.devset import development_set
 from fsbench.errors import FsbenchError, ProtocolError
 from fsbench.evaluation.contract import (
@@ -40,6 +41,9 @@ from fsbench.protocol.splits import split_manifest
 
 #: the episodes of a run, per S (every fold's, each naming its fold)
 Plan = dict[int, list[Episode]]
+#: what an out-of-memory on the device tells the user to lower (the trainers name their own key)
+FIT_BATCH_KEYS = "the method's batch_size keys (fsbench info METHOD)"
+EMBED_BATCH_KEYS = "the method's embedding batch key (embed_batch, or batch_size; fsbench info METHOD)"
 
 
 @dataclass
@@ -54,6 +58,11 @@ class RunRequest:
     cross_condition: bool = False
     config: dict[str, Any] = field(default_factory=dict)
     dev: bool = False  # run inside the first fold's training rows (fsbench.protocol.devset)
+    # where it computes (fsbench.device.resolve on the machine that runs it): None reads FSBENCH_DEVICE,
+    # then "auto"; "cpu" in fp32 gives exactly the numbers fsbench gave before it had a device switch
+    device: str | None = None
+    precision: str = "fp32"
+    deterministic: bool = False
 
 
 def make_method(name: str, config: dict[str, Any]) -> Method:
@@ -80,7 +89,9 @@ def run(request: RunRequest, data: FsDataset | None = None) -> ResultsDocument:
     tune_process()
     t_start = time.perf_counter()
     check_request(request.shots, request.episodes, request.seed, request.ways)
-    method = make_method(request.method, request.config)
+    placement = resolve(request.device, request.precision, request.deterministic)
+    placement.apply()
+    method = make_method(request.method, request.config).place(placement)
     split = registry.get("splits", request.split)()
     data = data if data is not None else resolve_dataset(request.dataset)
     if request.dev:
@@ -105,7 +116,7 @@ def run(request: RunRequest, data: FsDataset | None = None) -> ResultsDocument:
                 collected[shots].extend(outcomes)
             release_memory()
             bar.advance(task)
-    results = _assemble(request, method, data, split.name, folds, plan, collected)
+    results = _assemble(request, method, data, split.name, folds, plan, collected, placement)
     timings["total_s"] = time.perf_counter() - t_start
     results["timings"] = {k: round(v, 3) for k, v in timings.items()}
     results["hardware"]["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -113,8 +124,9 @@ def run(request: RunRequest, data: FsDataset | None = None) -> ResultsDocument:
 
 
 def _embed(method: Method, view: DatasetView) -> tuple[torch.Tensor, np.ndarray]:
-    with plugin_step(method, "embed"):
+    with plugin_step(method, "embed"), out_of_memory(EMBED_BATCH_KEYS):
         emb = method.embed(view)
+    emb = emb.cpu() if isinstance(emb, torch.Tensor) else emb  # the evaluator's matrix work runs on the CPU
     emb = check_embeddings(method, emb, len(view))
     if not isinstance(method, MasksInvalid):
         valid = np.ones(len(view), bool)
@@ -147,7 +159,7 @@ class FoldEmbeddings:
 def _run_fold(method: Method, data: FsDataset, fold: Fold, f_i: int, plan: Plan,
               timings: dict[str, float], seed: int) -> dict[int, list[Outcome]]:
     t0 = time.perf_counter()
-    with plugin_step(method, "fit"):
+    with plugin_step(method, "fit"), out_of_memory(FIT_BATCH_KEYS):
         method.fit(data.view(fold.train), seed)
     release_memory()  # training's activations: freed, but resident until trimmed (fsbench.runtime)
     t1 = time.perf_counter()
@@ -217,7 +229,7 @@ def _classifier(method: Method):
 
 
 def _assemble(request: RunRequest, method: Method, data: FsDataset, split_name: str, folds: list[Fold], plan: Plan,
-              collected: dict[int, list[Outcome]]) -> dict[str, Any]:
+              collected: dict[int, list[Outcome]], placement: Placement) -> dict[str, Any]:
     metrics, episode_rows = {}, []
     for shots, items in collected.items():
         if not items:
@@ -241,7 +253,7 @@ def _assemble(request: RunRequest, method: Method, data: FsDataset, split_name: 
     description = method.describe()
     description["distribution"] = method.distribution
     return {
-        **provenance(),
+        **provenance(placement),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "method": description,
         "dataset": {

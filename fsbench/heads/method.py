@@ -59,13 +59,20 @@ class HeadMethod(Method):
         (backbone fingerprint + training rows), so a rerun with another S or episode count, or
         another fold sharing those features, trains nothing."""
         def train(head: DualPathHead) -> None:
-            train_head(head, features, labels, self.head_config(), seed)
+            train_head(head, features, labels, self.head_config(), seed, self.placement)
 
         with torch_threads(self.config.get("threads", 0)):
-            key = cache_key(self.name, identity, self.config_hash, seed)  # keyed by the threads it trains with
+            # keyed by the threads, device and precision it trains with
+            key = cache_key(self.name, identity, self.config_hash, seed, **self.placement.compute())
             head, _ = train_or_load(model_path("heads", self.name, key), key,
                                     lambda meta: self.build_head(features.shape[1], seed), train)
-        return head
+        return self.placement.module(head)  # a cache hit loads on the CPU
+
+    def apply_head(self, features: Tensor) -> Tensor:
+        """Embeddings of CPU `features` by the eval-mode head, computed on its device, back on the CPU."""
+        assert self.head is not None, "call fit() first"
+        with self.placement.autocast():
+            return self.head.eval()(self.placement.put(features)).float().cpu()
 
     def make_classifier(self) -> LowShotClassifier:
         if self.head is None:

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from fsbench.device import CPU, Placement
 from fsbench.heads.dualpath import DualPathHead
 from fsbench.heads.loss import pairwise_siamese_loss
 from fsbench.training.loop import fit_shuffled
@@ -30,8 +31,9 @@ HEAD_DEFAULTS: dict[str, Any] = {
 }
 
 
-def train_head(head: DualPathHead, features: Tensor, labels: Tensor, config: dict, seed: int) -> DualPathHead:
-    """Fit `head` in place on (features, labels) and return it in eval mode.
+def train_head(head: DualPathHead, features: Tensor, labels: Tensor, config: dict, seed: int,
+               placement: Placement = CPU) -> DualPathHead:
+    """Fit `head` in place on (features, labels) and return it in eval mode, on `placement`'s device.
 
     Config keys (defaults in HEAD_DEFAULTS): epochs, warmup_epochs, warmup_lr, lr_max, lr_min,
     restarts, batch_size, momentum, weight_decay, beta_weight, alpha_min (|α| floor, see
@@ -44,10 +46,11 @@ def train_head(head: DualPathHead, features: Tensor, labels: Tensor, config: dic
     if len(features) != len(labels) or len(features) < 2:
         raise ValueError(f"train_head needs ≥2 matching features/labels, got {len(features)}/{len(labels)}")
     num_classes = int(cfg.get("num_classes") or len(torch.unique(labels)))
+    features, labels = placement.put(features), placement.put(labels)  # all of it: small
 
     def step_loss(idx: Tensor, gen: torch.Generator) -> Tensor:
         emb = head(features[idx])
         return pairwise_siamese_loss(emb, labels[idx], head.alpha, head.beta, num_classes, cfg["beta_weight"])
 
     return fit_shuffled(head, len(features), cfg, seed, step_loss, "training embedding head",
-                    after_step=lambda: head.bound_alpha(cfg["alpha_min"]), prefix="head_")
+                        after_step=lambda: head.bound_alpha(cfg["alpha_min"]), prefix="head_", placement=placement)

@@ -18,6 +18,7 @@ import jsonschema
 
 from fsbench import __version__
 from fsbench.atomic import atomic_path
+from fsbench.device import CPU, Placement, library_versions
 from fsbench.errors import ResultsError
 from fsbench.record.types import ResultsDocument
 from fsbench.runtime import thread_record
@@ -134,9 +135,8 @@ def git_state() -> tuple[str, bool]:
     return (commit or "unknown"), bool(dirty)
 
 
-def hardware() -> dict[str, Any]:
-    import torch
-
+def hardware(placement: Placement = CPU) -> dict[str, Any]:
+    """The machine, and where on it the run computed: device (cpu, cuda:N, mps), its name, precision."""
     cpu = platform.processor() or "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -149,13 +149,13 @@ def hardware() -> dict[str, Any]:
         "cpu": cpu,
         # threads, usable cores (affinity, cgroup quota), cpu_count, thread and OpenMP wait policy
         **thread_record(),
-        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        **placement.describe(),
         "platform": platform.platform(),
     }
 
 
-def libraries() -> dict[str, str]:
-    out = {"python": platform.python_version()}
+def libraries(placement: Placement = CPU) -> dict[str, str]:
+    out = {"python": platform.python_version(), **library_versions(placement)}
     for name in ("torch", "torchvision", "numpy", "datasets", "timm", "onnxruntime", "mediapipe"):
         try:
             out[name] = metadata.version(name)
@@ -164,11 +164,11 @@ def libraries() -> dict[str, str]:
     return out
 
 
-def provenance() -> dict[str, Any]:
+def provenance(placement: Placement = CPU) -> dict[str, Any]:
     commit, dirty = git_state()
     return {
         "schema_version": SCHEMA_VERSION,
         "fsbench": {"version": __version__, "git_commit": commit, "git_dirty": dirty},
-        "hardware": hardware(),
-        "libraries": libraries(),
+        "hardware": hardware(placement),
+        "libraries": libraries(placement),
     }

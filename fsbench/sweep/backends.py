@@ -71,7 +71,8 @@ class LocalBackend:
 
 
 class RayBackend:
-    """Cells as Ray tasks, each declaring `num_cpus` = its CPUs.
+    """Cells as Ray tasks, each declaring `num_cpus` = its CPUs and `num_gpus` = its GPUs (a fraction
+    lets small cells share one; Ray sets CUDA_VISIBLE_DEVICES, so a cell's `cuda` is its own GPU).
 
     `address=None` starts a private Ray on this machine, bound to 127.0.0.1; "auto" or HOST:PORT
     joins a running cluster (`ray start --head` …). Workers keep their node's environment
@@ -155,9 +156,10 @@ class RayBackend:
             if biggest > cpus:
                 raise SweepError(f"a cell asks for {biggest} CPUs but the Ray cluster has {cpus:g}; lower --cpus")
             slots = max(1, int(cpus // biggest))
+            slots = min(slots, self._gpu_slots(ray, cells) or slots)
             refs = {
-                task.options(num_cpus=c.spec.cpus, max_retries=self.max_retries, retry_exceptions=False,
-                             name=f"fsbench-cell:{c.name}").remote(c): c
+                task.options(num_cpus=c.spec.cpus, num_gpus=c.spec.gpus, max_retries=self.max_retries,
+                             retry_exceptions=False, name=f"fsbench-cell:{c.name}").remote(c): c
                 for c in cells
             }
             pending = list(refs)
@@ -169,6 +171,19 @@ class RayBackend:
         finally:
             if owned:
                 ray.shutdown()
+
+    @staticmethod
+    def _gpu_slots(ray: Any, cells: list[Cell]) -> int:
+        """How many cells the cluster's GPUs hold at once (0: the cells ask for none); a cell asking
+        for more GPUs than the cluster has is refused in one line instead of waiting forever."""
+        biggest = max(c.spec.gpus for c in cells)
+        if not biggest:
+            return 0
+        gpus = float(ray.cluster_resources().get("GPU", 0))
+        if biggest > gpus:
+            raise SweepError(f"a cell asks for {biggest:g} GPUs but the Ray cluster has {gpus:g}; start GPU nodes "
+                             "(`ray start --num-gpus N`, docs/sweeps.md) or lower --gpus (fractions share a GPU)")
+        return max(1, int(gpus // biggest))
 
     def _result(self, ray: Any, ref: Any) -> Outcome:
         try:

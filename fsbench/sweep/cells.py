@@ -2,9 +2,9 @@
 
 The identity hash covers everything that decides a cell's numbers — method and full config (its
 `config_hash`, which includes the method's version), the dataset's content hash, split, seed, shots,
-episodes, ways, cross-condition, --dev, and the code version (fsbench's and the method's
-distribution's) — but not the CPUs it ran on, the backend or the git commit, so a sweep resumes
-across machines and commits; bump a version (or delete the file) to recompute.
+episodes, ways, cross-condition, --dev, a precision other than fp32, and the code version (fsbench's
+and the method's distribution's) — but not the CPUs or GPU it ran on, the backend or the git commit, so
+a sweep resumes across machines and commits; bump a version (or delete the file) to recompute.
 """
 
 from __future__ import annotations
@@ -42,11 +42,14 @@ def code_version(distribution: str) -> dict[str, str]:
 
 
 def identity(spec: CellSpec, dataset_hash: str, config_hash: str, distribution: str) -> dict[str, Any]:
+    """A reduced precision changes the numbers, so it is part of the identity (fp32, today's, adds
+    nothing: existing cells keep their keys); the device is not, as the CPUs are not."""
     return {
         "method": spec.method, "config_hash": config_hash, "dataset_content_hash": dataset_hash,
         "split": spec.split, "seed": spec.seed, "shots": list(spec.shots), "episodes": spec.episodes,
         "ways": spec.ways, "cross_condition": spec.cross_condition, "dev": spec.dev,
         "code_version": code_version(distribution),
+        **({"precision": spec.precision} if spec.precision != "fp32" else {}),
     }
 
 
@@ -72,7 +75,7 @@ def identify(specs: list[CellSpec], out_dir: Path) -> list[Cell]:
             raise SweepError(f"cell {spec.method} on {name}/{spec.split} (seed {spec.seed}): {exc}") from None
         key = canonical_hash(identity(spec, content, method.config_hash, method.distribution))
         tag = (f"-{spec.ways}way" if spec.ways else "") + ("-xc" if spec.cross_condition else "") + (
-            "-dev" if spec.dev else "")
+            "-dev" if spec.dev else "") + (f"-{spec.precision}" if spec.precision != "fp32" else "")
         stem = f"{spec.method}__{name}__{spec.split}{tag}__seed{spec.seed}__{key[:12]}"
         path = inside(Path(out_dir), f"{safe_name(stem, 'results file name')}.json", "results file")
         cells.append(Cell(spec, key, stem, path, content, method.config_hash))

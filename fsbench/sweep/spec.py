@@ -51,15 +51,21 @@ class CellSpec:
     dev: bool = False
     config: dict[str, Any] = field(default_factory=dict)
     cpus: int = 1
+    # where the cell computes (resolved on the node that runs it) and the GPUs it asks Ray for
+    device: str | None = None
+    precision: str = "fp32"
+    deterministic: bool = False
+    gpus: float = 0.0
 
     def request(self) -> RunRequest:
         """The request `fsbench run` would build from the same flags."""
         return RunRequest(method=self.method, dataset=self.dataset, split=self.split, shots=list(self.shots),
                           episodes=self.episodes, seed=self.seed, ways=self.ways,
-                          cross_condition=self.cross_condition, config=dict(self.config), dev=self.dev)
+                          cross_condition=self.cross_condition, config=dict(self.config), dev=self.dev,
+                          device=self.device, precision=self.precision, deterministic=self.deterministic)
 
     def what(self) -> tuple:
-        """Everything that decides the numbers (not `cpus`): equal ⇒ the same cell."""
+        """Everything that decides the numbers (not `cpus`; the placement is the sweep's): equal ⇒ the same cell."""
         return (self.method, self.dataset, self.split, self.seed, self.shots, self.episodes, self.ways,
                 self.cross_condition, self.dev, tuple(sorted((k, repr(v)) for k, v in self.config.items())))
 

@@ -49,7 +49,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
-from fsbench.device import Placement, as_placement, out_of_memory
+from fsbench.device import Placement, as_placement, key_hint, out_of_memory
 from fsbench.errors import FsbenchError
 from fsbench.progress import progress_bar
 from fsbench.training.optim import OptimizerSpec
@@ -140,7 +140,7 @@ def fit(
     params = list(model.parameters())  # the norm sums in this order, as it always did
     model.train()
     bad = 0
-    with _rng(seed, where), torch.enable_grad(), out_of_memory(batch_key), \
+    with _rng(seed, where), torch.enable_grad(), out_of_memory(key_hint(batch_key)), \
             (progress_bar() if desc else nullcontext()) as bar:
         task = bar.add_task(desc, total=plan.epochs * plan.steps, completed=first * plan.steps,
                             unit=unit) if bar is not None else None

@@ -196,6 +196,7 @@ class TrainedMethod(Method):
             {"size": inp.size, "mode": inp.mode, "invert": inp.invert},
             train.fingerprint, int(seed), self.starting_weights(),
             threads=self.config["threads"],  # what train_fn trains with (0: torch's current count)
+            **self.placement.compute(),
         )
 
     def resumable(self, train: DatasetView, seed: int, inp: Input) -> dict[str, Any] | None:
@@ -241,7 +242,7 @@ class TrainedMethod(Method):
 
         # seeded: the same initial weights for a (config, view, seed)
         self.net, self.meta = train_or_load(self.cache_path, key, self.build, train_fn, meta, seed=seed)
-        self.net.eval()
+        self.placement.module(self.net).eval()  # a cache hit loads on the CPU
         self.trainings.append({"train_seconds": self.meta.get("train_seconds"), "cached": not trained})
 
     @torch.no_grad()
@@ -250,8 +251,10 @@ class TrainedMethod(Method):
             raise FsbenchError(f"method {self.name!r} must be fit on a training view before embed")
         self.net.eval()
         inp = Input(self.meta["size"], self.meta["mode"], self.meta["invert"])
-        with torch_threads(self.config["threads"]):
-            chunks = [self.forward_embed(b) for b in inp.batches(view, self.config["embed_batch"])]
+        where = self.placement
+        with torch_threads(self.config["threads"]), where.autocast():
+            chunks = [self.forward_embed(where.put(b)).float().cpu()
+                      for b in inp.batches(view, self.config["embed_batch"])]
         return torch.cat(chunks) if chunks else torch.empty(0, 0)
 
     def describe(self) -> dict[str, Any]:

@@ -101,7 +101,8 @@ class ClassificationMethod(TrainedMethod):
             images, labels = rotate_classes(images, labels)
         rng = np.random.default_rng([seed, 2019])
         gen = torch.Generator().manual_seed(seed)
-        targets = torch.from_numpy(labels)
+        where = self.placement
+        targets = where.put(torch.from_numpy(labels))
         batch = int(cfg["batch_size"])
         per_epoch = max(1, len(labels) // batch)  # drop the ragged last batch (BN needs > 1)
 
@@ -110,7 +111,7 @@ class ClassificationMethod(TrainedMethod):
             return [order[b * batch : (b + 1) * batch] for b in range(per_epoch)]
 
         def loss_fn(idx: np.ndarray) -> Tensor:
-            x = as_float(images[idx])
+            x = as_float(where.put(images[idx]))  # uint8 to the device
             if cfg["augment"]:
                 x = random_affine(x, gen)
             return F.cross_entropy(net(x), targets[idx])
@@ -118,5 +119,5 @@ class ClassificationMethod(TrainedMethod):
         # Adam at a constant rate, as Chen et al.
         fit(net, Plan(int(cfg["epochs"]), per_epoch, batches), loss_fn,
             optimizer=OptimizerSpec.from_config(cfg, "adam"), schedule=schedule_from_config(cfg, "constant"),
-            hooks=ckpt.bind(rng, gen), desc=f"{self.name}: training classifier", show_loss=True,
+            placement=where, hooks=ckpt.bind(rng, gen), desc=f"{self.name}: training classifier", show_loss=True,
             advice="lower lr or raise batch_size")

@@ -70,20 +70,23 @@ class EpisodicMethod(TrainedMethod):
         rng = np.random.default_rng([seed, 2017])
         gen = torch.Generator().manual_seed(seed)
 
+        where = self.placement
+
         def loss_fn(ep: TrainEpisode) -> Tensor:
-            x = as_float(images[np.concatenate([ep.support, ep.query])])
+            x = as_float(where.put(images[np.concatenate([ep.support, ep.query])]))  # uint8 to the device
             if cfg["augment"]:
                 x = random_affine(x, gen)
             emb = net(x)
             ns = len(ep.support)
-            logits = self.episode_logits(emb[:ns], torch.from_numpy(ep.support_labels), emb[ns:], sampler.ways)
-            return F.cross_entropy(logits, torch.from_numpy(ep.query_labels))
+            logits = self.episode_logits(emb[:ns], where.put(torch.from_numpy(ep.support_labels)), emb[ns:],
+                                         sampler.ways)
+            return F.cross_entropy(logits, where.put(torch.from_numpy(ep.query_labels)))
 
         # Adam under a fixed halving period (not a fraction of the run): a prefix of a long run is a short run
         fit(net, Plan.repeat(int(cfg["episodes"]), lambda: sampler.sample(rng)), loss_fn,
             optimizer=OptimizerSpec.from_config(cfg, "adam"), schedule=schedule_from_config(cfg, "step"),
-            hooks=ckpt.bind(rng, gen), desc=f"{self.name}: training episodes", show_loss=True, unit="episodes",
-            advice="lower lr or raise train_ways")
+            placement=where, hooks=ckpt.bind(rng, gen), desc=f"{self.name}: training episodes", show_loss=True,
+            unit="episodes", advice="lower lr or raise train_ways", batch_key="train_ways")
 
 
 def class_means(x: Tensor, labels: Tensor, ways: int) -> Tensor:

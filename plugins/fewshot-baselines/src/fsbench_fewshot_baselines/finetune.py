@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from fsbench.api import LowShotClassifier
+from fsbench.device import CPU, Placement
 from fsbench.errors import FsbenchError
 from fsbench.training.loop import Plan, fit
 from fsbench.training.optim import OptimizerSpec
@@ -30,10 +31,11 @@ class FinetuneHead(LowShotClassifier):
     """
 
     def __init__(self, head: str = "linear", steps: int = 100, lr: float = 0.01,
-                 weight_decay: float = 1e-3, scale: float = 10.0) -> None:
+                 weight_decay: float = 1e-3, scale: float = 10.0, placement: Placement = CPU) -> None:
         if head not in HEADS:
             raise FsbenchError(f"finetune head must be one of {HEADS}, not {head!r}")
         self.head, self.steps, self.lr, self.weight_decay, self.scale = head, steps, lr, weight_decay, scale
+        self.placement = placement
 
     def _logits(self, x: Tensor) -> Tensor:
         if self.head == "cosine":
@@ -45,18 +47,19 @@ class FinetuneHead(LowShotClassifier):
             raise ValueError("a low-shot classifier needs at least one support example")
         labels = torch.as_tensor(labels, dtype=torch.long)
         self.classes_, pos = torch.unique(labels, return_inverse=True)
-        x = support.detach().float()
+        x, pos = self.placement.put(support.detach().float()), self.placement.put(pos)
         c = len(self.classes_)
         params = nn.Module()  # the episode's head, trained by the one loop
         if self.head == "cosine":
-            means = torch.zeros(c, x.shape[1]).index_add_(0, pos, F.normalize(x, dim=1))
+            means = x.new_zeros(c, x.shape[1]).index_add_(0, pos, F.normalize(x, dim=1))
             params.weight = nn.Parameter(F.normalize(means, dim=1))
         else:
-            params.weight = nn.Parameter(torch.zeros(c, x.shape[1]))
-            params.bias = nn.Parameter(torch.zeros(c))
+            params.weight = nn.Parameter(x.new_zeros(c, x.shape[1]))
+            params.bias = nn.Parameter(x.new_zeros(c))
         self.weight_, self.bias_ = params.weight, getattr(params, "bias", None)
         fit(params, Plan.repeat(self.steps, lambda: x), lambda batch: F.cross_entropy(self._logits(batch), pos),
-            optimizer=OptimizerSpec("adam", weight_decay=self.weight_decay), schedule=Constant(self.lr), guard=False)
+            optimizer=OptimizerSpec("adam", weight_decay=self.weight_decay), schedule=Constant(self.lr),
+            placement=self.placement, guard=False)
         self.weight_ = self.weight_.detach()
         if self.head == "linear":
             self.bias_ = self.bias_.detach()
@@ -64,7 +67,7 @@ class FinetuneHead(LowShotClassifier):
 
     @torch.no_grad()
     def scores(self, queries: Tensor) -> Tensor:
-        return self._logits(queries.float())
+        return self._logits(self.placement.put(queries.float())).cpu()
 
 
 class Finetune(ClassificationMethod):
@@ -88,4 +91,4 @@ class Finetune(ClassificationMethod):
     def make_classifier(self) -> LowShotClassifier:
         c = self.config
         return self.registered_classifier() or FinetuneHead(c["head"], int(c["finetune_steps"]), float(c["finetune_lr"]),
-                            float(c["finetune_weight_decay"]), float(c["cosine_scale"]))
+                            float(c["finetune_weight_decay"]), float(c["cosine_scale"]), self.placement)

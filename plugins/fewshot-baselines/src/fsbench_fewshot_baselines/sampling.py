@@ -106,5 +106,6 @@ def random_affine(
     theta = torch.stack(
         [torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1
     )
-    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+    # drawn from the trainer's (CPU) generator, so a seed gives the same draws on every device
+    grid = torch.nn.functional.affine_grid(theta.to(x.device, x.dtype), list(x.shape), align_corners=False)
     return torch.nn.functional.grid_sample(x, grid, padding_mode="border", align_corners=False)

@@ -37,13 +37,14 @@ def photometric(images: Tensor, blur: bool = True, jitter: float = 0.4) -> Tenso
 def noise_and_cutout(x: Tensor, gen: torch.Generator, noise: float = 0.01, cutout: int = 8) -> Tensor:
     """White Gaussian noise then one zeroed cutout square per image (after normalisation)."""
     n, _, h, w = x.shape
-    x = x + noise * torch.randn(x.shape, generator=gen)
+    # drawn from the trainer's (CPU) generator, so a seed gives the same draws on every device
+    x = x + noise * torch.randn(x.shape, generator=gen).to(x.device)
     if cutout:
         side = max(1, round(cutout * h / 64))
-        cy = torch.randint(0, h, (n,), generator=gen)
-        cx = torch.randint(0, w, (n,), generator=gen)
-        ys = torch.arange(h)[None, :, None]
-        xs = torch.arange(w)[None, None, :]
+        cy = torch.randint(0, h, (n,), generator=gen).to(x.device)
+        cx = torch.randint(0, w, (n,), generator=gen).to(x.device)
+        ys = torch.arange(h, device=x.device)[None, :, None]
+        xs = torch.arange(w, device=x.device)[None, None, :]
         mask = ((ys - cy[:, None, None]).abs() <= side // 2) & ((xs - cx[:, None, None]).abs() <= side // 2)
         x = x.masked_fill(mask[:, None], 0.0)
     return x

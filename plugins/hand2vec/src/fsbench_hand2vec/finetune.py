@@ -73,16 +73,17 @@ class Hand2VecFT(Hand2Vec):
         pool = gray or self.config["pooling"] == "avg"
         model = _Encoder(self.backbone.net.encoder, self.head, pool)
         images = train.images(size, mode)
-        labels = torch.from_numpy(np.unique(train.labels, return_inverse=True)[1]).long()
+        labels = self.placement.put(torch.from_numpy(np.unique(train.labels, return_inverse=True)[1]).long())
         n_classes = int(labels.max()) + 1
 
         def step_loss(idx: Tensor, gen: torch.Generator) -> Tensor:
-            x = prepare_batch(images, idx, gray, True, gen)
+            x = prepare_batch(images, idx, gray, True, gen, self.placement)
             return pairwise_siamese_loss(model(x), labels[idx], self.head.alpha, self.head.beta,
                                          n_classes, self.config["beta_weight"])
 
         fit_shuffled(model, len(images), {**BACKBONE_DEFAULTS, **sub_config(self.config, "ft_")}, seed, step_loss,
-                 "fine-tuning backbone + head", clip=5.0, no_decay=(),
-                 after_step=lambda: self.head.bound_alpha(self.config["head_alpha_min"]), prefix="ft_")
+                     "fine-tuning backbone + head", clip=5.0, no_decay=(),
+                     after_step=lambda: self.head.bound_alpha(self.config["head_alpha_min"]), prefix="ft_",
+                     placement=self.placement)
         self.backbone.net.eval()
         self.backbone._fingerprint = None  # weights changed: features must be recomputed

@@ -174,13 +174,13 @@ class Hand2Vec(HeadMethod):
         kind = self._kind(train)
         self.config = resolve_budget(self.config, kind)  # so results record the numbers that ran
         if kind not in TRAINED:  # pretrained elsewhere: frozen as it is, nothing learned here
-            return registry.get("backbones", kind)(**self.config["backbone_options"])
+            return registry.get("backbones", kind)(**self.config["backbone_options"]).place(self.placement)
         limit = int(self.config["backbone_max_images"])
         if 0 < limit < len(train):  # CPU budget: a seeded class-balanced part of the training view
             train = train.subset(balanced_subset(train.labels, limit, seed))
         # only backbone settings key the checkpoint: a new head, f or classifier reuses it
         bb_config = {k: v for k, v in self.config.items() if k.startswith("backbone") or k in BACKBONE_KEYS}
-        key = cache_key(bb_config, train.fingerprint, int(seed), kind)
+        key = cache_key(bb_config, train.fingerprint, int(seed), kind, **self.placement.compute())
         path = model_path("hand2vec", f"backbone-{kind}", key)
         cfg = sub_config(self.config, "backbone_")
         # seeded: the same initial weights for a (config, view, seed); "arch" in the saved meta lets
@@ -189,27 +189,28 @@ class Hand2Vec(HeadMethod):
             labels = np.unique(train.labels, return_inverse=True)[1]
 
             def train_char(net: CharNet) -> None:
-                train_charnet(net, train.images(28, "L"), labels, cfg, seed)
+                train_charnet(net, train.images(28, "L"), labels, cfg, seed, self.placement)
 
             meta = {"arch": "charnet", "num_classes": int(labels.max()) + 1}
             net, _ = train_or_load(path, key, lambda m: CharNet(m["num_classes"]), train_char, meta, seed=seed)
-            return CharNetBackbone(net)
+            return CharNetBackbone(net).place(self.placement)
 
         def train_pose(net: PoseNet) -> None:
             if self.config["keypoint_source"] in (None, "none"):  # ablation / hand2vec-ft: no pose pretraining
                 return
             keypoints = pseudo_label(train, resolve_labeller(self.config["keypoint_source"]), size=64)
-            train_posenet(net, train.images(64, "RGB"), keypoints, cfg, seed, self.config["min_confidence"])
+            train_posenet(net, train.images(64, "RGB"), keypoints, cfg, seed, self.config["min_confidence"],
+                          placement=self.placement)
 
         net, _ = train_or_load(path, key, lambda m: PoseNet(), train_pose, {"arch": "posenet"}, seed=seed)
-        return PoseNetBackbone(net, pooling=self.config["pooling"])
+        return PoseNetBackbone(net, pooling=self.config["pooling"]).place(self.placement)
 
     # -- features -----------------------------------------------------------------------
     def features(self, view: DatasetView) -> Tensor:
         """Frozen backbone features of `view`, through fsbench's one feature cache."""
         assert self.backbone is not None, "call fit() first"
-        trained_here = isinstance(self.backbone, (PoseNetBackbone, CharNetBackbone))
-        # the nets trained here run as ONNX Runtime graphs when installed (~2× eager)
+        trained_here = isinstance(self.backbone, (PoseNetBackbone, CharNetBackbone)) and self.placement.default
+        # on the CPU the nets trained here run as ONNX Runtime graphs when installed (~2× eager)
         return backbone_features(self.backbone, view, encode=fast_features(self.backbone) if trained_here else None)
 
     # -- Method -------------------------------------------------------------------------
@@ -227,7 +228,7 @@ class Hand2Vec(HeadMethod):
         if self.head is None:
             raise FsbenchError("hand2vec.embed() called before fit(); call fit(train_view, seed) first")
         with torch_threads(self.config["threads"]):
-            return self.head.eval()(self.features(view))
+            return self.apply_head(self.features(view))
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()

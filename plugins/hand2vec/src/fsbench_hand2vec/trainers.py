@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from fsbench.data.dataset import to_tensor
+from fsbench.device import CPU, Placement
 from fsbench.training.loop import LOOP_DEFAULTS, fit_shuffled
 from fsbench_hand2vec.augment import noise_and_cutout, photometric
 from fsbench_hand2vec.charnet import CharNet, normalise_gray
@@ -24,9 +25,11 @@ from fsbench_hand2vec.posenet import PoseNet, gaussian_targets, heatmap_loss, no
 BACKBONE_DEFAULTS: dict[str, Any] = {**LOOP_DEFAULTS, "augment": True}
 
 
-def prepare_batch(images: np.ndarray, idx: Tensor, gray: bool, augment: bool, gen: torch.Generator) -> Tensor:
-    """uint8 NHWC rows → augmented, normalised NCHW float in channels_last."""
-    x = to_tensor(images[idx.numpy()])
+def prepare_batch(images: np.ndarray, idx: Tensor, gray: bool, augment: bool, gen: torch.Generator,
+                  placement: Placement = CPU) -> Tensor:
+    """uint8 NHWC rows → augmented, normalised NCHW float in channels_last, on `placement`'s device
+    (the batch moves once, pinned; augmentation runs there)."""
+    x = placement.put(to_tensor(images[idx.numpy()]))
     if augment:
         x = photometric(x, blur=True, jitter=0.4)
     x = normalise_gray(x) if gray else normalise(x)
@@ -36,29 +39,30 @@ def prepare_batch(images: np.ndarray, idx: Tensor, gray: bool, augment: bool, ge
 
 
 def train_posenet(net: PoseNet, images: np.ndarray, keypoints: np.ndarray, cfg: dict[str, Any], seed: int,
-                  min_confidence: float = 0.3, radius: float = 2.0) -> PoseNet:
+                  min_confidence: float = 0.3, radius: float = 2.0, placement: Placement = CPU) -> PoseNet:
     """Fit Fig 3.1 in place on uint8 (N, 64, 64, 3) images and (N, 21, 3) keypoints (x, y, confidence)."""
-    kp = torch.from_numpy(keypoints).float()
+    kp = placement.put(torch.from_numpy(keypoints).float())
     weights = (kp[..., 2] >= min_confidence).float()
     augment = {**BACKBONE_DEFAULTS, **cfg}["augment"]
 
     def step_loss(idx: Tensor, gen: torch.Generator) -> Tensor:
-        x = prepare_batch(images, idx, False, augment, gen)
+        x = prepare_batch(images, idx, False, augment, gen, placement)
         target = gaussian_targets(kp[idx, :, :2], images.shape[1], radius)
         return heatmap_loss(net(x), target, weights[idx])
 
     return fit_shuffled(net, len(images), {**BACKBONE_DEFAULTS, **cfg}, seed, step_loss, "training hand-pose net",
-                    clip=5.0, prefix="backbone_")
+                        clip=5.0, prefix="backbone_", placement=placement)
 
 
-def train_charnet(net: CharNet, images: np.ndarray, labels: np.ndarray, cfg: dict[str, Any], seed: int) -> CharNet:
+def train_charnet(net: CharNet, images: np.ndarray, labels: np.ndarray, cfg: dict[str, Any], seed: int,
+                  placement: Placement = CPU) -> CharNet:
     """Fit Fig 3.7 in place on uint8 (N, 28, 28, 1) images with labels 0..C−1 by cross-entropy."""
-    y = torch.from_numpy(labels).long()
+    y = placement.put(torch.from_numpy(labels).long())
     augment = {**BACKBONE_DEFAULTS, **cfg}["augment"]
 
     def step_loss(idx: Tensor, gen: torch.Generator) -> Tensor:
-        x = prepare_batch(images, idx, True, augment, gen)
+        x = prepare_batch(images, idx, True, augment, gen, placement)
         return nn.functional.cross_entropy(net(x), y[idx])
 
     return fit_shuffled(net, len(images), {**BACKBONE_DEFAULTS, **cfg}, seed, step_loss, "training character net",
-                    prefix="backbone_")
+                        prefix="backbone_", placement=placement)

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from fsbench.api import PoseBackbone
+from fsbench.device import CPU, Placement
 from fsbench.errors import FsbenchError
 
 from fsbench_mediapipe_landmarks.detector import DetectorConfig
@@ -79,6 +80,11 @@ class MediaPipeHands(PoseBackbone):
 
     def features(self, images: Tensor) -> Tensor:
         return torch.from_numpy(self.features_from(self.landmarks(to_uint8(images))))
+
+    def place(self, placement: Placement) -> "MediaPipeHands":
+        """MediaPipe's detector is a native CPU library: the backbone stays on the CPU whatever the run's device."""
+        self.placement = CPU
+        return self
 
     def fingerprint(self) -> str:
         blob = json.dumps(

@@ -145,6 +145,6 @@ class MediaPipeLandmarks(HeadMethod, _LandmarkMethod):
         if self.head is None or self._mean is None or self._std is None:
             raise FsbenchError("mediapipe-landmarks.embed() called before fit(); call fit(train_view, seed) first")
         feats = self.landmark_features(view)
-        emb = self.head.eval()((feats - self._mean) / self._std)
+        emb = self.apply_head((feats - self._mean) / self._std)
         emb[~torch.from_numpy(self.valid_mask(view))] = 0  # no hand → no embedding (evaluator skips)
         return emb

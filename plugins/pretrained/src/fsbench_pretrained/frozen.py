@@ -54,7 +54,8 @@ class FrozenPrototypes(Method):
     def load_backbone(self) -> PoseBackbone:
         """The configured backbone, built on first use: its weights load once per method."""
         if self._backbone is None:
-            self._backbone = build_backbone(self.config["backbone"], self.config["backbone_options"])
+            backbone = build_backbone(self.config["backbone"], self.config["backbone_options"])
+            self._backbone = backbone.place(self.placement)
         return self._backbone
 
     def fit(self, train: DatasetView, seed: int) -> None:
