@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from fsbench.errors import ResultsError
+from fsbench.errors import FsbenchError, ResultsError
+from fsbench.names import read_input
 from fsbench.record.shots import shots_in
 
 
@@ -23,16 +24,16 @@ def known_content_hashes(name: str, boards_dir: Path) -> set[str]:
     found = set()
     for path in Path(boards_dir).glob("*.json"):
         try:
-            board = json.loads(path.read_text())
+            board = json.loads(read_input(path, "leaderboard"))
             if board["dataset"]["name"] == name:
                 found.add(board["dataset"]["content_hash"])
-        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError, FsbenchError):
             continue
     meta = paths.prepared_dir(name) / "fsbench.json" if "/" not in name and ".." not in name else None
     if meta is not None and meta.is_file():
         try:
-            found.add(json.loads(meta.read_text())["content_hash"])
-        except (OSError, ValueError, KeyError, TypeError):
+            found.add(json.loads(read_input(meta, "dataset metadata"))["content_hash"])
+        except (OSError, ValueError, KeyError, TypeError, RecursionError, FsbenchError):
             pass
     return found
 

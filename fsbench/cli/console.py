@@ -17,6 +17,7 @@ from rich.console import Console
 
 from fsbench.errors import FsbenchError
 from fsbench.limits import MAX_SEED
+from fsbench.names import read_input_text
 
 #: every --seed: 0 … 2**32 − 1, refused by click in one line before anything runs
 SEED = click.IntRange(0, MAX_SEED)
@@ -40,7 +41,7 @@ def load_config(path: Path | None, overrides: tuple[str, ...]) -> dict[str, Any]
     config: dict[str, Any] = {}
     if path is not None:
         try:
-            text = path.read_text()
+            text = read_input_text(path, "config file", limit=2**24)
             config = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
         except (OSError, ValueError, RecursionError) as exc:
             raise FsbenchError(f"config file {path} cannot be read ({exc}); use JSON or TOML") from None

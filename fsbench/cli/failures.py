@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import signal
 import warnings
 from pathlib import Path
@@ -22,8 +21,6 @@ import click
 from fsbench.errors import FsbenchError, os_cause
 
 INTERRUPTED = "interrupted; completed results were already written atomically"
-#: the temp names fsbench's writers use beside their target (fsbench.atomic, the stores)
-TEMP_NAME = re.compile(r"^\.(?P<target>.+?)\.(?:tmp|old)-\d+")
 
 
 class Terminated(BaseException):
@@ -84,6 +81,18 @@ def one_line(exc: BaseException) -> tuple[str, int]:
     return f"internal error ({_short(what)}); re-run with --debug and report the traceback", 1
 
 
+def last_resort(exc: BaseException) -> tuple[str, int]:
+    """The line for `exc` when `one_line` itself failed (a MemoryError while naming a plugin):
+    fixed text that allocates next to nothing."""
+    if isinstance(exc, MemoryError):
+        return "out of memory; use fewer images or a smaller batch/size config (--set), or a machine with more memory", 2
+    if isinstance(exc, (KeyboardInterrupt, click.exceptions.Abort)):
+        return INTERRUPTED, 130
+    if isinstance(exc, Terminated):
+        return "terminated (SIGTERM)", 143
+    return "internal error while reporting an error; re-run with --debug and report the traceback", 1
+
+
 def _short(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -104,9 +113,11 @@ def _target(filename: object) -> str:
     """The path to name: a temp file of fsbench's writers stands for the file it was writing."""
     if not filename:
         return "?"
+    from fsbench.atomic import target_of
+
     path = Path(os.fsdecode(filename))
-    m = TEMP_NAME.match(path.name)
-    return str(path.with_name(m["target"])) if m else str(path)
+    target = target_of(path.name)
+    return str(path.with_name(target)) if target else str(path)
 
 
 _DISK_FULL = "disk full at {path}: free space or set FSBENCH_HOME to a larger disk"
@@ -122,6 +133,7 @@ OS_ERRORS = {
     errno.ENOENT: "no such file or folder: {path}",
     errno.ENAMETOOLONG: "path too long: {path:.120}…; choose a shorter path",
     errno.EMFILE: "too many open files; raise the limit with `ulimit -n`",
+    errno.ELOOP: "{path} is a symlink loop; give a real file or folder",
 }
 
 

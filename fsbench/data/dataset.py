@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from fsbench.atomic import remove_stale
+from fsbench.atomic import owned_temp, remove_stale
 from fsbench.data.decode import to_mode, upright
 from fsbench.data.digests import cache_is_valid, seal_cache
 from fsbench.errors import DatasetError
@@ -109,8 +109,7 @@ class FsDataset:
     def _decode_into(self, path, shape: tuple[int, ...], size: int, mode: Mode) -> None:
         """Decode into a temp file whose space is reserved first (a full disk is an OSError, not
         a SIGBUS from a sparse memmap), then rename it into place; no temp file survives a failure."""
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        try:
+        with owned_temp(path) as tmp:
             arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
             with open(tmp, "r+b") as fh:
                 os.posix_fallocate(fh.fileno(), 0, os.fstat(fh.fileno()).st_size)
@@ -125,9 +124,6 @@ class FsDataset:
             arr.flush()
             del arr
             os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
 
 
 def _raw_image_feature():

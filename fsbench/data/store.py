@@ -21,7 +21,6 @@ import json
 import math
 import os
 import re
-import shutil
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -30,7 +29,7 @@ from typing import Any
 
 from PIL import Image
 
-from fsbench.atomic import remove_stale
+from fsbench.atomic import owned_temp, remove_stale
 from fsbench.data.loader import prepare_command, quiet_datasets
 from fsbench.data.records import PrepareReport, Row
 from fsbench.data.cards import DatasetCard
@@ -38,7 +37,7 @@ from fsbench.data.digests import file_sha256
 from fsbench.data.verified import seal
 from fsbench.deprecated import forward
 from fsbench.errors import DatasetError
-from fsbench.names import output_dir
+from fsbench.names import output_dir, read_input
 
 FORMAT_VERSION = 1
 SHARD_BYTES = 256 * 2**20
@@ -160,7 +159,7 @@ def _validate(rows: list[Row], card: DatasetCard, partial: bool, corrupt: list[d
 def _dataset_card_md(card: DatasetCard, features, report: PrepareReport, n_shards: int, n_bytes: int) -> str:
     import yaml
 
-    license_id = card.license.split()[0].lower()
+    license_id = (card.license.split() or ["unknown"])[0].lower()
     meta: dict[str, Any] = {
         "license": license_id,
         "pretty_name": card.title,
@@ -297,10 +296,8 @@ def write_prepared(
     n_shards = max(1, math.ceil(n_bytes / SHARD_BYTES))
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale(out.parent)  # what killed prepares left (their PIDs are dead)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    remove_stale(out.parent)  # what killed prepares left (their owners are gone)
+    with owned_temp(out) as tmp:  # removed on any failure
         (tmp / "data").mkdir(parents=True)
         for i in range(n_shards):
             shard = ds.shard(n_shards, i, contiguous=True)
@@ -320,9 +317,6 @@ def write_prepared(
         }
         (tmp / "fsbench.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
         _swap_into_place(tmp, ensure_replaceable(out, card.name))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return report
 
 
@@ -333,9 +327,10 @@ def ensure_replaceable(out: Path, name: str) -> Path:
     writes (data/train-*.parquet, README.md, fsbench.json): a home directory, a file or a
     user's folder is never deleted.
     """
+    output_dir(out)  # a symlink loop, a device, a parent that is a file, or read-only: before any work
     out = Path(out).expanduser().resolve()
     if not out.exists() and not out.is_symlink():
-        return output_dir(out)  # a parent that is a file, or read-only, fails before any work
+        return out
     fix = f"choose a new or empty folder for --out, or remove {out} yourself"
     if Path.cwd().resolve().is_relative_to(out):
         raise DatasetError(f"--out {out} is the folder you are in (or holds it); prepare will not replace it: {fix}")
@@ -353,8 +348,8 @@ def ensure_replaceable(out: Path, name: str) -> Path:
             f"prepare will not delete them: {fix}"
         )
     try:
-        found = json.loads((out / "fsbench.json").read_text()).get("name")
-    except (OSError, ValueError, AttributeError):
+        found = json.loads(read_input(out / "fsbench.json", "prepared dataset metadata")).get("name")
+    except (OSError, ValueError, AttributeError, RecursionError):
         found = name  # a broken prepare output of ours: safe to replace
     if found != name:
         raise DatasetError(f"--out {out} holds the prepared dataset {found!r}, not {name!r}; prepare will not replace it: {fix}")
@@ -363,19 +358,16 @@ def ensure_replaceable(out: Path, name: str) -> Path:
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
     """Replace `out` by `tmp` with renames only; the old folder is removed after the swap."""
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out, old)
-    try:
+    if not out.exists():
         os.replace(tmp, out)
-    except BaseException:
-        if old is not None:
+        return
+    with owned_temp(out) as old:  # the old folder, removed on the way out
+        os.replace(out, old)
+        try:
+            os.replace(tmp, out)
+        except BaseException:
             os.replace(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+            raise
 
 
 # `load_prepared` moved to fsbench.data.loader in 0.1: served with a DeprecationWarning until 0.2.0

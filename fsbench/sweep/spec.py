@@ -20,6 +20,7 @@ from typing import Any
 
 from fsbench import registry
 from fsbench.errors import FsbenchError
+from fsbench.names import read_input_text
 from fsbench.evaluation.runner import RunRequest
 from fsbench.limits import MAX_CELLS, MAX_SEED
 
@@ -74,7 +75,7 @@ def load_sweep(path: Path | str) -> tuple[dict[str, Any], list[CellSpec]]:
     """(top-level header: board, description; cells) of a sweep file."""
     path = Path(path)
     try:
-        doc = tomllib.loads(path.read_text())
+        doc = tomllib.loads(read_input_text(path, "sweep file", limit=2**24))
     except FileNotFoundError:
         raise SweepError(f"sweep file {path} does not exist; write one (docs/sweeps.md) or give the grid as flags") from None
     except (OSError, UnicodeDecodeError) as exc:

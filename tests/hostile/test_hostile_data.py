@@ -6,8 +6,6 @@ import io
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -143,39 +141,6 @@ def test_damaged_pixel_cache_is_rebuilt_not_trusted(case, copy, tmp_path):
     assert again.rc == 0, again.err
     assert load(out)["metrics"] == want  # the same numbers, not chance from a zeroed cache
     assert np.load(cache).shape[0] == 48
-
-
-def test_stale_temp_files_of_dead_runs_are_cleaned_live_ones_kept(copy, tmp_path):
-    """What a SIGKILLed run left is removed by the next run in the same folder; a live PID's is not."""
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead_pid = int(dead.stdout)
-    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        images = cache_dir("images")
-        runs = tmp_path / "runs"
-        runs.mkdir()
-        stale = [images / f".x-8-RGB.npy.tmp-{dead_pid}", runs / f".r8.json.tmp-{dead_pid}-abc.tmp",
-                 tmp_path / f".tiny.tmp-{dead_pid}", tmp_path / f".tiny.old-{dead_pid}"]
-        kept = [images / f".y-8-RGB.npy.tmp-{live.pid}", runs / f".r8.json.tmp-{live.pid}-xyz.tmp",
-                tmp_path / f".tiny.tmp-{live.pid}", runs / "notes.tmp", runs / ".keep"]
-        for p in stale + kept:
-            if "tiny." in p.name:
-                p.mkdir()
-                (p / "train-00000-of-00001.parquet").write_bytes(b"half")
-            else:
-                p.write_bytes(b"half-written")
-        (images / "x.npy").unlink(missing_ok=True)
-        o = fsbench("run", "-m", "pixels", "-d", copy, "-s", "leave-signer-out", "--shots", "1", "--episodes", "1",
-                    "--set", "size=5", "--out", runs / "r8.json")
-        assert o.rc == 0, o.err
-        write_tiny(tmp_path / "tiny")  # a prepare into the same parent folder
-        assert [p for p in stale if p.exists()] == []
-        assert [p for p in kept if not p.exists()] == []
-    finally:
-        live.kill()
-        live.wait()
-        for p in kept:  # the "live" PID is dead now: leave nothing for later tests to find
-            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
 
 def test_old_folder_without_digests_still_loads(copy, tmp_path):
