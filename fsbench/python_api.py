@@ -110,19 +110,21 @@ class Published:
 
 def publish(results: "str | Path | Results | Iterable[str | Path | Results]", boards: str | Path = "leaderboards",
             replace: bool = False, to: str | None = None) -> Published:
-    """Add results to their leaderboards (numbers re-checked from their episodes), as `fsbench
-    publish`; several seeds of one run, or a sweep folder, become one entry. `to`: then export the
+    """Add results to their leaderboards (numbers re-checked from their episodes, identity from its
+    config), as `fsbench publish`, all or nothing; several seeds of one run, or a sweep folder (the
+    cells of its sweep.json), become one entry. `to`: then export the
     boards to `hub:OWNER/NAME` or a local git repo DIR (`Published.export.revision` pins it)."""
     from fsbench.boards.aggregate import entries_of
     from fsbench.boards.hub import export_boards
-    from fsbench.boards.leaderboard import publish as publish_results
+    from fsbench.boards.leaderboard import publish_all
     from fsbench.record.results import Results
 
     items = [results] if isinstance(results, (str, Path, Results)) else builtins.list(results)
     with tempfile.TemporaryDirectory(prefix="fsbench-publish-") as tmp:
         paths = [_written(r, Path(tmp), i) if isinstance(r, Results) else Path(r) for i, r in enumerate(items)]
-        entries = [(publish_results(first, Path(boards), replace=replace, seeds=seeds), 1 + len(seeds))
-                   for first, *seeds in entries_of(paths)]
+        groups = entries_of(paths)
+        # all or nothing: every file checked and every board built before any is written
+        entries = [(board, len(group)) for board, group in zip(publish_all(groups, Path(boards), replace=replace), groups)]
     done = Published(entries)
     return Published(entries, export_boards(done.boards, to)) if to else done
 

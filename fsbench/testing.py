@@ -10,7 +10,10 @@ import atexit
 import io
 import os
 import shutil
+import sys
 import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +106,34 @@ def real_omniglot(alphabet: str, n_chars: int, drawers: int, per_signer: int) ->
         "label": datasets.Value("int64"), "signer": datasets.Value("string"),
     })
     return FsDataset("tiny-omniglot", datasets.Dataset.from_dict(rows, features=features), chars, h.hexdigest())
+
+
+@contextmanager
+def named_pixels(names: Sequence[str]) -> Iterator[None]:
+    """Installed methods `names`, each the pixels method under another name (a throwaway
+    distribution, `fsbench-test-variants`, on sys.path): real identities for tests that need
+    several entries on one board, since publish recomputes every config hash through the
+    installed method and refuses a method it cannot find."""
+    from fsbench import registry
+
+    root = Path(tempfile.mkdtemp(prefix="fsbench-variants-"))
+    module = "fsbench_test_variants"
+    classes = "".join(f"\n\nclass M{i}(Pixels):\n    name = {n!r}\n" for i, n in enumerate(names))
+    (root / f"{module}.py").write_text(f"from fsbench.methods.pixels import Pixels{classes}")
+    info = root / "fsbench_test_variants-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fsbench-test-variants\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[fsbench.methods]\n" + "".join(f"{n} = {module}:M{i}\n" for i, n in enumerate(names)))
+    sys.path.insert(0, str(root))
+    registry.refresh()
+    try:
+        yield
+    finally:
+        sys.path.remove(str(root))
+        sys.modules.pop(module, None)
+        registry.refresh()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import io
 import json
 import os
@@ -15,12 +14,21 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from fsbench.api import canonical_hash
 from fsbench.boards import leaderboard as lb
 from fsbench.errors import ResultsError
-from fsbench.evaluation.runner import RunRequest, run
+from fsbench.evaluation.runner import RunRequest, make_method, run
 from fsbench.record.integrity import summaries_from_rows
 from fsbench.boards import render
 from fsbench.boards.render import board_rows
+from fsbench.testing import named_pixels
+
+
+@pytest.fixture(scope="module", autouse=True)
+def variants():
+    """The methods `_variant` names, installed (publish recomputes every config hash)."""
+    with named_pixels(["worse", "better", "other", "new", "close", "far", "alpha", "zeta"]):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +49,8 @@ def _variant(results: dict, name: str, level: float) -> dict:
     """Another 'method': same protocol, its own identity, per-episode top-1 ≈ `level` ± 0.15 at every
     S, and summaries recomputed from those rows (publish refuses numbers the rows do not give)."""
     r = copy.deepcopy(results)
-    r["method"]["name"] = name
-    r["method"]["config_hash"] = hashlib.sha256(name.encode()).hexdigest()
+    method = make_method(name, r["method"]["config"])
+    r["method"].update(name=name, config_hash=method.config_hash, distribution=method.distribution)
     for i, row in enumerate(r["episodes"]):
         n = row["n_query"]
         acc = min(1.0, max(0.0, level + (0.15 if i % 2 else -0.15)))
@@ -149,6 +157,10 @@ def test_refuses_hash_mismatch(tmp_path, tiny_results, field, match):
     before = path.read_bytes()
     other = _variant(tiny_results, "other", 0.5)
     other[field[0]][field[1]] = "f" * 64
+    if field[0] == "split":  # other folds, hashed as `split_manifest` hashes them: only the board can tell
+        split = other["split"]
+        split["folds"][0]["n_train"] += 1
+        split["manifest_sha256"] = canonical_hash({"split": split["name"], "seed": split["seed"], "folds": split["folds"]})
     with pytest.raises(ResultsError, match=match) as exc:
         lb.publish(_write(tmp_path, other, "o.json"), boards)
     assert "\n" not in str(exc.value) and "tiny__leave-signer-out" in str(exc.value)

@@ -12,6 +12,8 @@ resamples); a trained method on one seed is an entry made before boards pooled s
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -34,13 +36,17 @@ def entry_key(results: dict[str, Any]) -> tuple:
 
 
 def entries_of(paths: Iterable[Path]) -> list[list[Path]]:
-    """Results files grouped into entries: a folder (a sweep's --out) contributes every results
-    file in it, grouped by method + config + protocol; files named one by one must be one entry."""
+    """Results files grouped into entries: a folder (a sweep's --out) contributes its results files,
+    grouped by method + config + protocol; files named one by one must be one entry.
+
+    A sweep's folder holds `sweep.json`, the cells of its last sweep: only their files are taken
+    (`sweep_cells`), so cells left from an earlier config of the sweep never reach a board. Files
+    are only grouped here (schema-valid); publish verifies each one before it uses any.
+    """
     paths = [Path(p) for p in paths]
     if len(paths) == 1 and not paths[0].is_dir():
         return [paths]
-    files = [f for p in paths for f in (sorted(p.glob("*.json")) if p.is_dir() else [p])]
-    files = [f for f in files if f in paths or is_results_file(f)]  # a sweep folder also holds sweep.json
+    files = [f for p in paths for f in (_folder_files(p) if p.is_dir() else [p])]
     if not files:
         raise ResultsError(f"no results files in {', '.join(map(str, paths))}; run `fsbench sweep ... --out DIR` first")
     groups: dict[tuple, list[tuple[int, Path]]] = {}
@@ -51,6 +57,39 @@ def entries_of(paths: Iterable[Path]) -> list[list[Path]]:
         raise ResultsError("the results files given are not one entry (method, config or protocol differ); "
                            "publish them one by one, or give their sweep folder")
     return [[f for _, f in sorted(group)] for group in groups.values()]
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """The results files of a folder: its sweep's cells when it holds a sweep.json, else every one."""
+    listed = sweep_cells(folder)
+    files = sorted(f for f in folder.glob("*.json") if f.name != "sweep.json" and is_results_file(f))
+    if listed is None:
+        return files
+    stale = [f for f in files if f not in listed]
+    if stale:
+        warnings.warn(f"{folder}: {len(stale)} results file(s) not among the cells of its sweep.json (left from an "
+                      f"earlier sweep, e.g. {stale[0].name}) are not published; name them to publish them")
+    missing = [f for f in listed if not f.is_file()]
+    if missing:
+        warnings.warn(f"{folder}: {len(missing)} cell(s) of its sweep.json have no results file (failed or not run, "
+                      f"e.g. {missing[0].name}); finish the sweep to include them")
+    return [f for f in listed if f.is_file()]
+
+
+def sweep_cells(folder: Path) -> list[Path] | None:
+    """The results files `folder/sweep.json` lists (the cells of the folder's last sweep), None
+    without one; a sweep.json that is not one is a one-line error."""
+    from fsbench.names import inside
+    from fsbench.record.document import read_json
+
+    summary = folder / "sweep.json"
+    if not os.path.lexists(summary):
+        return None
+    doc = read_json(summary, "sweep summary", "", f"remove it or re-run the sweep into {folder}")
+    cells = doc.get("cells") if isinstance(doc, dict) else None
+    if not isinstance(cells, list) or not all(isinstance(c, dict) and isinstance(c.get("results"), str) for c in cells):
+        raise ResultsError(f"sweep summary {summary} lists no cells with results files; remove it or re-run the sweep into {folder}")
+    return [inside(folder, c["results"], f"{summary}: a cell's results file") for c in cells]
 
 
 def over_seeds(entry: dict[str, Any], docs: list[dict[str, Any]], sources: list[str]) -> dict[str, Any]:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,15 +24,15 @@ from typing import Any
 import jsonschema
 from filelock import FileLock, Timeout
 
-from fsbench.atomic import write_text
+from fsbench.atomic import write_many
 from fsbench.errors import ResultsError
 from fsbench.record.shots import main_shots, shot_key, shots_in
-from fsbench.names import inside, safe_name
-from fsbench.boards import admission
+from fsbench.names import inside, output_dir, regular_target, safe_name
+from fsbench.boards import admission, identity
 from fsbench.record import integrity
 from fsbench.boards.aggregate import over_seeds
 from fsbench.record.integrity import finite_numbers
-from fsbench.record.document import read_json, read_results, write_json_atomic
+from fsbench.record.document import read_json, read_results
 
 BOARD_VERSION = 1
 BOARD_SCHEMA = Path(__file__).parent / "schema" / "leaderboard.schema.json"
@@ -197,8 +198,9 @@ def check_compatible(board: dict[str, Any], results: dict[str, Any], source: str
 
 
 def verified(results_path: Path, boards_dir: Path) -> dict[str, Any]:
-    """A results file through every check `publish` makes before it touches a board."""
-    results_path = Path(results_path)
+    """A results file through every check `publish` makes before it touches a board: its own
+    integrity (`integrity.read_checked`, as every reader), a full manifest, safe names, not a
+    development run, and its identity recomputed (`fsbench.boards.identity`)."""
     source = str(results_path)
     results = read_results(results_path)
     finite_numbers(results, source)
@@ -207,46 +209,65 @@ def verified(results_path: Path, boards_dir: Path) -> dict[str, Any]:
     check_manifest(results, source)
     safe_name(results["dataset"]["name"], f"{source}: dataset.name")
     safe_name(results["split"]["name"], f"{source}: split.name")
-    integrity.check_rows(results, source)
-    boards_dir = Path(boards_dir)
+    integrity.check(results, source)  # what `integrity.read_checked` checks for every reader
     admission.check_not_development(
-        results, source, admission.known_content_hashes(results["dataset"]["name"], boards_dir)
+        results, source, admission.known_content_hashes(results["dataset"]["name"], Path(boards_dir))
     )
+    identity.check_identity(results, source)
     return results
 
 
 def publish(results_path: Path, boards_dir: Path, replace: bool = False, seeds: Sequence[Path] = ()) -> Path:
     """Validate a results file and add (or replace) its entry on its board; return the board path.
+    `seeds`: the same run under other seeds (a sweep's cells), pooled into one entry."""
+    return publish_all([[Path(results_path), *map(Path, seeds)]], boards_dir, replace)[0]
 
-    The numbers are recomputed from the file's per-episode rows and development runs are
-    refused (`fsbench.record.integrity`); the read-modify-write of the board holds a file lock,
-    so concurrent publishes never lose an entry. An entry is replaced by a smaller run (fewer
-    episodes, fewer S) only with `replace=True`. `seeds`: the same run under other seeds (a
-    sweep's cells), each checked the same way; the entry is then pooled over all of them, with
+
+def publish_all(entries: Sequence[Sequence[Path]], boards_dir: Path, replace: bool = False) -> list[Path]:
+    """Publish several entries (each: results files of one run, one per seed) all or nothing; return
+    each entry's board path.
+
+    Every file is verified (`verified`) and every entry made first; then, holding the lock of every
+    board involved (concurrent publishes lose no entry), each board is merged in memory and its
+    sweep file built, and only then are all files written (`write_many`). A refused file, a board
+    that cannot take an entry (`check_compatible`, a smaller replacement without `replace`) or a
+    config the sweep file cannot hold leaves every board as it was. Entries pool their seeds with
     the spread over seeds beside the CI (`fsbench.boards.aggregate`).
     """
-    results = verified(results_path, boards_dir)
-    source, boards_dir = str(results_path), Path(boards_dir)
-    name = board_name(results)
-    path = inside(boards_dir, f"{name}.json", "board")
-    entry = make_entry(results)
-    if seeds:
-        entry = over_seeds(entry, [results, *(verified(p, boards_dir) for p in seeds)], [source, *map(str, seeds)])
+    boards_dir = output_dir(boards_dir, "--boards")
+    staged: list[tuple[Path, dict[str, Any], dict[str, Any], str]] = []
+    for first, *seeds in entries:
+        results = verified(first, boards_dir)
+        entry = make_entry(results)
+        if seeds:
+            entry = over_seeds(entry, [results, *(verified(p, boards_dir) for p in seeds)], [str(first), *map(str, seeds)])
+        path = regular_target(inside(boards_dir, f"{board_name(results)}.json", "board"), "board")
+        staged.append((path, results, entry, str(first)))
+    with ExitStack() as locks:
+        boards: dict[Path, dict[str, Any]] = {}
+        for path in sorted({p for p, *_ in staged}):
+            locks.enter_context(board_lock(path))
+            boards[path] = read_board(path) if path.exists() else None
+        for path, results, entry, source in staged:
+            boards[path] = add_entry(boards[path] or new_board(results), results, entry, source, replace)
+        files = {name: text for path, board in boards.items() for name, text in board_files(path, board).items()}
+        write_many(files)
+    return [path for path, *_ in staged]
+
+
+def add_entry(board: dict[str, Any], results: dict[str, Any], entry: dict[str, Any], source: str,
+              replace: bool) -> dict[str, Any]:
+    """`board` with `entry` added, or in place of the entry of the same method and config."""
+    check_compatible(board, results, source)
     ident = (entry["method"]["name"], entry["method"]["config_hash"])
-    boards_dir.mkdir(parents=True, exist_ok=True)
-    with board_lock(path):
-        board = read_board(path) if path.exists() else new_board(results)
-        check_compatible(board, results, source)
-        old = [e for e in board["entries"] if (e["method"]["name"], e["method"]["config_hash"]) == ident]
-        if old and not replace:
-            admission.check_replacement(old[0], entry, source)
-        board["entries"] = [
-            e for e in board["entries"] if (e["method"]["name"], e["method"]["config_hash"]) != ident
-        ] + [entry]
-        main = main_shots(board)
-        board["entries"].sort(key=lambda e: _sort_key(e, main))
-        write_board(path, board)
-    return path
+    old = [e for e in board["entries"] if (e["method"]["name"], e["method"]["config_hash"]) == ident]
+    if old and not replace:
+        admission.check_replacement(old[0], entry, source)
+    board["entries"] = [e for e in board["entries"] if (e["method"]["name"], e["method"]["config_hash"]) != ident]
+    board["entries"].append(entry)
+    main = main_shots(board)
+    board["entries"].sort(key=lambda e: _sort_key(e, main))
+    return board
 
 
 def withdraw(spec: str, boards_dir: Path) -> dict[str, Any]:
@@ -263,14 +284,18 @@ def withdraw(spec: str, boards_dir: Path) -> dict[str, Any]:
 
 
 def write_board(path: Path, board: dict[str, Any]) -> None:
-    """Stamp and write a board, and rewrite its sweep file (`fsbench.sweep.from_board`) beside it."""
+    """Stamp and write a board and its sweep file (`fsbench.sweep.from_board`) in one step."""
+    write_many(board_files(path, board))
+
+
+def board_files(path: Path, board: dict[str, Any]) -> dict[Path, str]:
+    """A board, stamped, and the sweep file beside it, as text: built in full before anything is
+    written, so a config the sweep file cannot hold refuses the publish instead of half-doing it."""
     from fsbench.sweep.from_board import board_sweep, sweep_path
 
     board["updated"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    write_json_atomic(path, board)
-    sweep = sweep_path(path)
-    sweep.parent.mkdir(exist_ok=True)
-    write_text(sweep, board_sweep(board, boards=path.parent.as_posix()))
+    sweep = board_sweep(board, boards=path.parent.as_posix())
+    return {path: json.dumps(board, indent=1, allow_nan=False) + "\n", sweep_path(path): sweep}
 
 
 @contextmanager
@@ -323,7 +348,7 @@ def find_entry(spec: str, boards_dir: Path) -> tuple[Path, dict[str, Any], dict[
 def resolve_board(board: str, boards_dir: Path) -> Path:
     """A board name (`massey__leave-signer-out`) or a path to a board file."""
     candidate = Path(board)
-    if candidate.suffix == ".json" and candidate.exists():
+    if candidate.suffix == ".json" and os.path.lexists(candidate):  # a loop or a FIFO: read_board names it
         return candidate
     path = Path(boards_dir) / f"{board.removesuffix('.json')}.json"
     if not path.exists():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import re
 from pathlib import Path
 from string import Template
@@ -25,13 +26,12 @@ from rich.text import Text
 from fsbench.atomic import write_text
 from fsbench.errors import ResultsError
 from fsbench.record.shots import main_shots, shot_key, shots_of, signer_gap
-from fsbench.names import output_file
+from fsbench.record.text import markdown as md_escape
+from fsbench.names import output_dir, output_file
 from fsbench.boards.aggregate import legend, seeds_note, spread_text
 from fsbench.boards.leaderboard import read_board, resolve_board
 
 TEMPLATE = Path(__file__).parent / "templates" / "board.html"
-#: characters Markdown (and GitHub's renderer) would read as syntax inside a table cell
-MD_SPECIAL = re.compile(r"[\\`*_\[\]|~]")
 #: the `_cells` columns that hold text from a results file (method, config, pretrained on, commit, date)
 TEXT_COLUMNS = (1, 2, 3, -2, -1)
 
@@ -193,11 +193,6 @@ def markdown(board: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def md_escape(text: str) -> str:
-    """Text as Markdown that renders literally: HTML escaped, Markdown punctuation backslashed."""
-    return MD_SPECIAL.sub(r"\\\g<0>", html.escape(str(text), quote=False)).replace("\n", " ")
-
-
 def as_json(board: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     return json.dumps({"board": board["name"], "main_shots": main_shots(board), "rows": rows}, indent=1) + "\n"
 
@@ -347,6 +342,8 @@ def rendered(board: str | None, boards_dir: Path, fmt: str) -> Table | str:
     boards_dir = Path(boards_dir)
     if board is None:
         if not boards_dir.is_dir():
+            if os.path.lexists(boards_dir):
+                output_dir(boards_dir, "--boards")  # names what is there instead: a file, a FIFO, a loop
             raise ResultsError(f"no leaderboards folder {boards_dir}; publish results with `fsbench publish`")
         return listing(list_boards(boards_dir), fmt)
     path = resolve_board(board, boards_dir)

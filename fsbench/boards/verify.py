@@ -90,7 +90,7 @@ def verify_runs(target: str, boards_dir: Path, runs: Path, dataset: str | None =
     """One entry (`BOARD/METHOD[@HASH]`, `BOARD#RANK`) or every entry of a board (`BOARD`) against
     the results files a sweep wrote to `runs`; an entry whose cells are not there is reported as not run."""
     from fsbench.boards.aggregate import over_seeds
-    from fsbench.record.document import read_results
+    from fsbench.record.integrity import read_checked
     from fsbench.sweep.from_board import entry_cells
 
     if "/" in target or "#" in target:
@@ -107,7 +107,7 @@ def verify_runs(target: str, boards_dir: Path, runs: Path, dataset: str | None =
             found.append(Verification(board["name"], entry["method"]["name"], entry["method"]["config_hash"],
                                       missing=missing[0]))
             continue
-        docs = [read_results(c.path) for c in cells]
+        docs = [read_checked(c.path) for c in cells]  # an edited file is refused, never compared
         rerun = make_entry(docs[0])
         if len(docs) > 1:
             rerun = over_seeds(rerun, docs, [str(c.path) for c in cells])

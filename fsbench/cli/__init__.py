@@ -41,7 +41,7 @@ for command in (catalog.list_cmd, catalog.info, data.prepare, data.push, evaluat
 
 def main() -> None:
     """Run the CLI; any failure leaves as one line on stderr and an exit code (fsbench.cli.failures)."""
-    from fsbench.cli.failures import on_sigterm, one_line, one_line_warnings
+    from fsbench.cli.failures import last_resort, on_sigterm, one_line, one_line_warnings
 
     debug = "--debug" in sys.argv
     warnings.filterwarnings("default", category=UserWarning, module="fsbench")
@@ -52,6 +52,14 @@ def main() -> None:
     except BaseException as exc:  # noqa: BLE001 - the one place every failure is turned into a line
         if debug and not isinstance(exc, (click.ClickException, click.exceptions.Abort)):
             raise
-        message, code = one_line(exc)
-        err.print(f"error: {hints(' '.join(message.splitlines()))}", markup=False, highlight=False, soft_wrap=True)
+        try:
+            message, code = one_line(exc)
+            err.print(f"error: {hints(' '.join(message.splitlines()))}", markup=False, highlight=False, soft_wrap=True)
+        except BaseException:  # noqa: BLE001 - the handler itself failed (out of memory again): a fixed line
+            message, code = last_resort(exc)
+            try:
+                sys.stderr.write(f"error: {message}\n")
+                sys.stderr.flush()
+            except BaseException:  # noqa: BLE001 - not even stderr: the exit code still says it
+                pass
         sys.exit(code)

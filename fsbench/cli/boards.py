@@ -16,8 +16,10 @@ from fsbench.cli.console import out
 @click.option("--to", "to", metavar="hub:OWNER/NAME|DIR",
               help="Then export each board (JSON, sweep file, HTML page) to a Hub dataset repo or a git DIR.")
 def publish(results_paths: tuple[Path, ...], boards: Path, replace: bool, to: str | None) -> None:
-    """Validate a results file (numbers recomputed from its episodes) and add it to its leaderboard.
-    Several seeds of one run, or a sweep's --out folder, give one entry per run, pooled over seeds."""
+    """Validate a results file (numbers recomputed from its episodes, identity from its config and
+    manifest) and add it to its leaderboard. Several seeds of one run, or a sweep's --out folder (the
+    cells of its last sweep), give one entry per run, pooled over seeds. All or nothing: every file
+    is checked and every board built before any is written."""
     from fsbench import python_api
 
     done = python_api.publish(list(results_paths), boards, replace=replace, to=to)
@@ -71,15 +73,16 @@ def report(results_path: Path, out_dir: Path, with_embeddings: bool) -> None:
     from fsbench.report.report import make_report
 
     for path in make_report(results_path, output_dir(out_dir), with_embeddings=with_embeddings):
-        out.print(f"wrote {path}")
+        out.print(f"wrote {path}", markup=False, highlight=False)
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def compact(paths: tuple[Path, ...]) -> None:
     """Rewrite results files (every *.json results file under a folder) in the current schema:
     sparse confusion counts, one line per key. Older files stay readable without this."""
-    from fsbench.record.document import compact_file, is_results_file
+    from fsbench.record.document import is_results_file
+    from fsbench.record.integrity import compact_file
 
     files = [f for p in paths for f in (sorted(p.rglob("*.json")) if p.is_dir() else [p])]
     files = [f for f in files if f in paths or is_results_file(f)]  # a folder may hold boards too
@@ -87,5 +90,5 @@ def compact(paths: tuple[Path, ...]) -> None:
     for f in files:
         b, a = compact_file(f)
         before, after = before + b, after + a
-        out.print(f"{f}: {b:,} → {a:,} bytes")
+        out.print(f"{f}: {b:,} → {a:,} bytes", markup=False, highlight=False)
     out.print(f"{len(files)} results file(s): {before:,} → {after:,} bytes")

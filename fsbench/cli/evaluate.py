@@ -41,7 +41,7 @@ def run(method, dataset, split, shots, episodes, seed, ways, cross_condition, de
     )
     results.write(path)
     out.print(results_table(results.document))
-    out.print(f"results written to {path}")
+    out.print(f"results written to {path}", markup=False, highlight=False)
 
 
 @click.command()
@@ -82,4 +82,4 @@ def export(method, dataset, split, fold, seed, config_path, overrides, out_path,
     info = export_method(method, dataset, split, fold, output_file(out_path), load_config(config_path, overrides), seed,
                          placement=where)
     out.print(f"wrote {info['path']} (fold {info['fold']}; ONNX Runtime vs eager max |Δ| = "
-              f"{info['max_abs_diff']:.2e} on {info['images_checked']} test images)")
+              f"{info['max_abs_diff']:.2e} on {info['images_checked']} test images)", markup=False, highlight=False)

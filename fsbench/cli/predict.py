@@ -40,11 +40,11 @@ def predict(method, from_path, dataset, split, fold, seed, config_path, override
     where = resolve(device, precision, deterministic)
 
     if from_path is not None:
-        from fsbench.record.document import read_results
+        from fsbench.record.integrity import read_checked
 
         if split or config_path or overrides:
             raise FsbenchError("--from fixes method, config, split and seed; drop --split/--config/--set")
-        results = read_results(from_path)
+        results = read_checked(from_path)
         if method and method != results["method"]["name"]:
             raise FsbenchError(f"--method {method} but {from_path} is a {results['method']['name']} run; drop --method")
         fitted, data, chosen = refit_from_results(results, fold, dataset, where)

@@ -116,6 +116,10 @@ def _episode(data, rows, f_i, e, signer, spec, rng) -> Episode:
     dropped = 0
     if condition is not None:  # the episode's classes are those with support in its condition
         dropped, classes = len(classes) - len(kept), np.asarray(kept, dtype=classes.dtype)
+    if not support:  # every class has one image here: nothing can be both support and query
+        raise ProtocolError(f"{data.name}: every class of {signer or 'fold ' + str(f_i)}'s test images has a single image, "
+                            f"so no episode can hold a support and a query at S={spec.shots}; "
+                            "each class needs at least 2 images per signer")
     return Episode(
         f_i, e, signer, spec.shots, np.concatenate(support), np.sort(np.concatenate(query)),
         classes, capped, condition, dropped,

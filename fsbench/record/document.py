@@ -19,7 +19,8 @@ import jsonschema
 from fsbench import __version__
 from fsbench.atomic import atomic_path
 from fsbench.device import CPU, Placement, library_versions
-from fsbench.errors import ResultsError
+from fsbench.errors import FsbenchError, ResultsError
+from fsbench.names import UnsafePathError, read_input, read_input_text
 from fsbench.record.types import ResultsDocument
 from fsbench.runtime import thread_record
 
@@ -63,17 +64,23 @@ def write_results(path: Path, results: ResultsDocument | dict[str, Any]) -> None
         write_compact(fh, results)
 
 
-def upgrade(results: dict[str, Any]) -> dict[str, Any]:
-    """A schema-1 document as schema 2 (dense confusion lists → sparse cells); others unchanged."""
+def upgrade(results: dict[str, Any], source: str = "results") -> dict[str, Any]:
+    """A schema-1 document as schema 2 (dense confusion lists → sparse cells); others unchanged.
+    A dense confusion that is not a square matrix of counts is one line, never a numpy error."""
     import numpy as np
 
     from fsbench.record.stats import sparse_confusion
 
     if results.get("schema_version") != 1 or not isinstance(results.get("metrics"), dict):
         return results
-    for shot in results["metrics"].values():
+    for key, shot in results["metrics"].items():
         if isinstance(shot, dict) and isinstance(shot.get("confusion"), list):
-            shot["confusion"] = sparse_confusion(np.asarray(shot["confusion"], dtype=np.int64))
+            dense = shot["confusion"]
+            if not (len(dense) >= 2 and all(isinstance(row, list) and len(row) == len(dense) for row in dense)
+                    and all(type(c) is int and 0 <= c < 2**53 for row in dense for c in row)):
+                raise ResultsError(f"{source} (schema 1) has a confusion at metrics/{str(key)[:20]!r} that is not a square "
+                                   "matrix of counts; re-create it with `fsbench run`")
+            shot["confusion"] = sparse_confusion(np.asarray(dense, dtype=np.int64))
     results["schema_version"] = SCHEMA_VERSION
     return results
 
@@ -82,13 +89,15 @@ def read_json(path: Path, what: str, missing: str, corrupt: str) -> Any:
     """A JSON file's content; each way of failing is one line naming `what` and its fix
     (`missing`: when there is no file; `corrupt`: when it is not JSON, or nested too deep)."""
     try:
-        return json.loads(path.read_text())
+        return json.loads(read_input_text(path, what))
     except FileNotFoundError:
         raise ResultsError(f"{what} {path} does not exist; {missing}") from None
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ResultsError(f"{what} {path} is corrupt, not valid JSON ({type(exc).__name__}: {exc}); {corrupt}") from None
     except OSError as exc:
         raise ResultsError(f"{what} {path} cannot be read ({exc.strerror}); check the path") from None
+    except UnsafePathError as exc:  # a FIFO, a device, a loop, a huge file: the input rule's line
+        raise ResultsError(str(exc)) from None
 
 
 def read_results(path: Path) -> ResultsDocument:
@@ -98,7 +107,7 @@ def read_results(path: Path) -> ResultsDocument:
     results = read_json(path, "results file", f"run `fsbench run ... --out {path}`", "re-run `fsbench run`")
     if not isinstance(results, dict):
         raise ResultsError(f"results file {path} is not a JSON object; re-run `fsbench run`")
-    results = upgrade(results)
+    results = upgrade(results, str(path))
     validate(results, str(path))
     return results
 
@@ -106,17 +115,10 @@ def read_results(path: Path) -> ResultsDocument:
 def is_results_file(path: Path) -> bool:
     """A JSON object with the keys every results schema has (boards and other JSON are not)."""
     try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
+        doc = json.loads(read_input(path, "results file"))
+    except (OSError, ValueError, RecursionError, FsbenchError):
         return False
     return isinstance(doc, dict) and {"schema_version", "metrics", "episodes"} <= doc.keys()
-
-
-def compact_file(path: Path) -> tuple[int, int]:
-    """Rewrite one results file in the current schema and compact form; (bytes before, after)."""
-    before = Path(path).stat().st_size
-    write_results(path, read_results(path))
-    return before, Path(path).stat().st_size
 
 
 def git_state() -> tuple[str, bool]:

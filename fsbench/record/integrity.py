@@ -7,7 +7,11 @@ A results file is JSON anyone can edit, so a board must not take its summary num
   that produced it (`fsbench.record.stats`), so the comparison is exact;
 - the rows must be the protocol's: one per (fold, signer group, episode) at every S, and no
   count can exceed its queries;
-- no number may be NaN or infinite.
+- no number may be NaN or infinite;
+- the split manifest hash is the hash of the file's own folds, and every row names one of them.
+
+`read_checked` applies all of it to a file: every reader of results files (publish, verify --runs,
+sweep resume, report, compact) goes through it, so an edited file is refused the same way everywhere.
 
 Per-class accuracies and confusions are per-query data that the rows do not determine; they
 feed only `fsbench report`, and `fsbench verify` re-runs an entry to check everything.
@@ -17,16 +21,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fsbench.api import canonical_hash
 from fsbench.errors import ResultsError
+from fsbench.record.document import read_results, write_results
 from fsbench.record.shots import shot_key, shots_in
 from fsbench.record.stats import bootstrap_ci, seeded_bootstrap_ci
 
 #: two numbers this close are the same number (the recomputation is exact; JSON round-trips)
 TOLERANCE = 1e-9
+#: the most queries a file's rows may hold (the largest real run has about 20 000 per S)
+MAX_QUERIES = 20_000_000
 
 
 def finite_numbers(doc: Any, source: str, fix: str = "re-create it with `fsbench run`") -> None:
@@ -144,11 +153,17 @@ def check_rows(results: dict[str, Any], source: str) -> None:
         nums = [r.get(k) for k in ("n_query", "top1_correct", "top2_correct", "shots")]
         if any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in nums):
             raise ResultsError(f"{source}: episodes/{i} has a count that is not an integer ≥ 0; re-create it with `fsbench run`")
+        if r["n_query"] > results["dataset"]["num_images"]:
+            raise ResultsError(f"{source}: episodes/{i} claims {r['n_query']} queries of a dataset of "
+                               f"{results['dataset']['num_images']} images; re-create it with `fsbench run`")
         if not r["top1_correct"] <= r["top2_correct"] <= r["n_query"]:
             raise ResultsError(
                 f"{source}: episodes/{i} claims {r['top1_correct']} top-1 and {r['top2_correct']} top-2 hits "
                 f"of {r['n_query']} queries; re-create it with `fsbench run`"
             )
+    if sum(r["n_query"] for r in rows) > MAX_QUERIES:  # the recomputation holds every query in memory
+        raise ResultsError(f"{source}: its rows hold more than {MAX_QUERIES:,} queries, more than any run makes; "
+                           "re-create it with `fsbench run`")
     shots = {shot_key(s) for s in proto["shots"]}
     have = {shot_key(r["shots"]) for r in rows}
     if set(results["metrics"]) != shots or have != shots:
@@ -174,3 +189,61 @@ def check_rows(results: dict[str, Any], source: str) -> None:
             f"{source}: {', '.join(wrong[:3])}{' …' if len(wrong) > 3 else ''} disagree with the per-episode "
             f"rows ({len(wrong)} numbers); the file was edited or is damaged: re-create it with `fsbench run`"
         )
+
+
+def check_split(results: dict[str, Any], source: str) -> None:
+    """The split manifest hash is the hash of the file's folds (as `split_manifest` makes it), its
+    seed is the run's, and every episode row names one of its folds and a test signer of it."""
+    split = results["split"]
+    body = {"split": split["name"], "seed": split["seed"], "folds": split["folds"]}
+    if canonical_hash(body) != split["manifest_sha256"]:
+        raise ResultsError(f"{source}: split.manifest_sha256 is not the hash of its split name, seed and folds; "
+                           "the file was edited: re-create it with `fsbench run`")
+    if split["seed"] != results["protocol"]["seed"]:
+        raise ResultsError(f"{source}: split.seed {split['seed']} is not protocol.seed {results['protocol']['seed']}; "
+                           "re-create it with `fsbench run`")
+    folds = {f["name"]: f for f in split["folds"]}
+    for i, row in enumerate(results["episodes"]):
+        fold = folds.get(row["fold"])
+        signers = ["all"] if fold is not None and fold["kind"] == "unseen-class" else (fold or {}).get("test_signers", [])
+        if row["signer"] not in signers:
+            raise ResultsError(f"{source}: episodes/{i} names fold {str(row['fold'])[:40]!r} and signer "
+                               f"{str(row['signer'])[:40]!r}, which its split does not test; re-create it with `fsbench run`")
+
+
+def check_confusions(results: dict[str, Any], source: str) -> None:
+    """Each confusion is over the file's classes, its cells inside the matrix and unique (a figure
+    indexes class names by them)."""
+    n = len(results["dataset"]["class_names"])
+    for key, shot in results["metrics"].items():
+        conf = shot["confusion"]
+        cells = [(t, p) for t, p, _ in conf["cells"]]
+        if conf["classes"] != n or any(t >= n or p >= n for t, p in cells) or len(set(cells)) != len(cells):
+            raise ResultsError(f"{source}: the confusion at metrics/{key} is not a matrix over its {n} classes; "
+                               "re-create it with `fsbench run`")
+
+
+def check(results: dict[str, Any], source: str) -> None:
+    """Everything a results document must show about itself: finite, its summaries what its rows
+    add up to, its split its own, its confusions over its classes."""
+    finite_numbers(results, source)
+    check_rows(results, source)
+    check_split(results, source)
+    check_confusions(results, source)
+
+
+def read_checked(path: Path | str) -> dict[str, Any]:
+    """A results file as every reader must take it: schema-valid (schema 1 upgraded) and `check`ed.
+    Anything else is one line."""
+    results = read_results(Path(path))
+    check(results, str(path))
+    return results
+
+
+def compact_file(path: Path) -> tuple[int, int]:
+    """Rewrite one results file (checked as every reader checks it) in the current schema and
+    compact form; (bytes before, after)."""
+    results = read_checked(path)
+    before = Path(path).stat().st_size
+    write_results(Path(path), results)
+    return before, Path(path).stat().st_size

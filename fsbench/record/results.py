@@ -24,10 +24,11 @@ class Results:
 
     @classmethod
     def read(cls, path: Path | str) -> "Results":
-        """A results file, validated (schema 1 files are upgraded in memory)."""
-        from fsbench.record.document import read_results
+        """A results file, checked as every reader checks it (`fsbench.record.integrity.read_checked`;
+        schema 1 files are upgraded in memory)."""
+        from fsbench.record.integrity import read_checked
 
-        return cls(read_results(Path(path)))
+        return cls(read_checked(Path(path)))
 
     def write(self, path: Path | str) -> Path:
         """Validate and write atomically, as `fsbench run --out` does; returns the path."""

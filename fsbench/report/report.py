@@ -15,7 +15,8 @@ from fsbench.api import EmbedsTensors
 from fsbench.atomic import write_bytes, write_text
 from fsbench.report.figures import accuracy_vs_shots_png, confusion_png, per_signer_png
 from fsbench.record.shots import shot_key, shots_of
-from fsbench.record.document import read_results
+from fsbench.record.integrity import read_checked
+from fsbench.record.text import markdown
 
 
 def _write(path: Path, data: bytes | str) -> Path:
@@ -25,12 +26,13 @@ def _write(path: Path, data: bytes | str) -> Path:
 
 
 def summary_markdown(results: dict[str, Any]) -> str:
-    """Top-1/top-2 with CIs per S and the confused pairs above 10 %: what the figures show, in text."""
+    """Top-1/top-2 with CIs per S and the confused pairs above 10 %: what the figures show, in text.
+    Every name from the file (method, dataset, split, revision, classes) is escaped: data, not Markdown."""
     m, d, s, p = results["method"], results["dataset"], results["split"], results["protocol"]
     lines = [
-        f"# {m['name']} · {d['name']} · {s['name']}",
+        f"# {markdown(m['name'])} · {markdown(d['name'])} · {markdown(s['name'])}",
         "",
-        f"config `{m['config_hash'][:12]}` · dataset `{d['content_hash'][:12]}` ({d['revision']}) · "
+        f"config `{m['config_hash'][:12]}` · dataset `{d['content_hash'][:12]}` ({markdown(d['revision'])}) · "
         f"split `{s['manifest_sha256'][:12]}` · seed {p['seed']} · {p['episodes']} episodes"
         + (f" · {p['ways']}-way" if p["ways"] else "")
         + (" · cross-condition" if p["cross_condition"] else ""),
@@ -52,7 +54,7 @@ def summary_markdown(results: dict[str, Any]) -> str:
         if not pairs:
             lines.append("none")
         for pair in pairs[:30]:
-            lines.append(f"- {pair['true']} → {pair['pred']}: {100 * pair['rate']:.0f} %")
+            lines.append(f"- {markdown(pair['true'])} → {markdown(pair['pred'])}: {100 * pair['rate']:.0f} %")
         if len(pairs) > 30:
             lines.append(f"- … and {len(pairs) - 30} more")
     return "\n".join(lines) + "\n"
@@ -60,7 +62,7 @@ def summary_markdown(results: dict[str, Any]) -> str:
 
 def make_report(results_path: Path, out_dir: Path, with_embeddings: bool = False) -> list[Path]:
     """Write every figure for one results file into `out_dir`; return the paths written."""
-    results = read_results(Path(results_path))
+    results = read_checked(Path(results_path))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = results["dataset"]["class_names"]
@@ -96,5 +98,6 @@ def embedding_report(results: dict[str, Any], out_dir: Path, n_images: int = 8) 
     if isinstance(method, EmbedsTensors):
         written.append(_write(out_dir / "similarity_gradients.png", gradient_maps_png(method, view, n_images, seed)))
     else:
-        console.print(f"[yellow]skipped similarity_gradients.png: method {method.name!r} has no embed_tensor[/yellow]")
+        console.print(f"skipped similarity_gradients.png: method {method.name!r} has no embed_tensor",
+                      style="yellow", markup=False)
     return written

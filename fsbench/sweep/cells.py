@@ -19,7 +19,7 @@ from fsbench.api import canonical_hash
 from fsbench.errors import FsbenchError
 from fsbench.evaluation.runner import make_method
 from fsbench.names import inside, safe_name
-from fsbench.record.document import read_results
+from fsbench.record.integrity import read_checked
 from fsbench.sweep.spec import CellSpec, SweepError
 
 
@@ -85,12 +85,13 @@ def identify(specs: list[CellSpec], out_dir: Path) -> list[Cell]:
 def is_done(cell: Cell) -> bool:
     """True when the cell's results file is there, valid, and from this cell's method, data and protocol.
 
-    A torn, invalid or foreign file is not trusted: the cell runs again and replaces it.
+    A torn, invalid, edited (summaries that its rows do not give: `integrity.read_checked`) or
+    foreign file is not trusted: the cell runs again and replaces it.
     """
     if not cell.path.is_file():
         return False
     try:
-        results = read_results(cell.path)
+        results = read_checked(cell.path)
     except FsbenchError:
         return False
     # the key in the file name already pins the config; a method may resolve "auto" settings

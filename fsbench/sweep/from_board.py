@@ -2,7 +2,10 @@
 
 `fsbench publish` rewrites it beside the board (`<boards>/sweeps/<board>.toml`) in the same
 locked step, so a published table is always one `fsbench sweep` away and the two cannot drift.
-TOML has no null: config keys whose value is None are left out, i.e. to the method's default.
+TOML has no null: config keys whose value is None are left out, i.e. to the method's default; a
+null inside a list or table has no TOML form, and `board_sweep` refuses it in one line (so publish
+refuses the entry before writing anything). Strings are escaped for TOML (`toml_string`), comments
+for a comment line.
 A trained method's `[[run]]` lists at least `TRAINED_SEEDS` seeds (its entry's, topped up with the
 smallest unused), so the next regeneration pools them; a method that trains nothing (the entry's
 `method.trains` is false) keeps its entry's seeds, since its seed only redraws episodes.
@@ -17,7 +20,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from fsbench.errors import ResultsError
 from fsbench.record.shots import shots_of
+from fsbench.record.text import comment_safe, toml_string
 
 #: seeds a trained method's board entry pools: training luck is part of what a row measures
 TRAINED_SEEDS = 3
@@ -43,11 +48,18 @@ def board_sweep(board: dict[str, Any], boards: str = "leaderboards") -> str:
         doc["ways"] = board["protocol"]["ways"]
     if board["protocol"].get("cross_condition"):
         doc["cross_condition"] = True
-    lines = [HEADER.format(boards=boards, name=board["name"]).rstrip("\n"), *assignments(doc)]
+    lines = [HEADER.format(boards=comment_safe(boards), name=comment_safe(board["name"])).rstrip("\n"), *assignments(doc)]
     for entry in board["entries"]:
         run = {**run_of(entry), "seeds": board_seeds(entry)}
         config = run.pop("config")
-        lines += ["", "[[run]]", *assignments(run), "[run.config]", *assignments(config)]
+        try:
+            lines += ["", "[[run]]", *assignments(run), "[run.config]", *assignments(config)]
+        except TypeError as exc:
+            m = entry["method"]
+            raise ResultsError(
+                f"{comment_safe(str(m['name']))}@{str(m['config_hash'])[:8]} on {board['name']}: {exc}, so the board's "
+                "sweep file cannot regenerate it; nothing was published: use a config without null inside lists or tables"
+            ) from None
     return "\n".join(lines) + "\n"
 
 
@@ -88,21 +100,29 @@ def entry_cells(board: dict[str, Any], entry: dict[str, Any], out_dir: Path, dat
 
 
 def assignments(table: dict[str, Any]) -> list[str]:
-    """`key = value` lines of a table of scalars, lists and inline tables."""
-    return [f"{key_of(k)} = {value_of(v)}" for k, v in table.items()]
+    """`key = value` lines of a table of scalars, lists and inline tables (TypeError names the key)."""
+    lines = []
+    for k, v in table.items():
+        try:
+            lines.append(f"{key_of(k)} = {value_of(v)}")
+        except TypeError as exc:
+            raise TypeError(f"{str(k)[:40]!r} = {json.dumps(v)[:80]}: {exc}") from None
+    return lines
 
 
 def key_of(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_string(key)
 
 
 def value_of(value: Any) -> str:
-    """One TOML value. JSON's strings, integers, finite floats and booleans are TOML's too (a board
-    holds no NaN or infinity: `read_board` and `publish` refuse them)."""
+    """One TOML value. JSON's integers, finite floats and booleans are TOML's too (a board holds no
+    NaN or infinity: `read_board` and `publish` refuse them); strings go through `toml_string`."""
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{key_of(k)} = {value_of(v)}" for k, v in value.items()) + " }" if value else "{}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(value_of(v) for v in value) + "]"
-    if isinstance(value, (str, int, float, bool)):
+    if isinstance(value, str):
+        return toml_string(value)
+    if isinstance(value, (int, float, bool)):
         return json.dumps(value)
-    raise TypeError(f"a board config value {value!r} has no TOML form")
+    raise TypeError(f"config value {value!r} has no TOML form (TOML has no null)")

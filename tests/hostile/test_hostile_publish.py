@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fsbench.errors import FsbenchError
+from fsbench.evaluation.runner import make_method
 from fsbench.protocol.devset import dev_content_hash
 from fsbench.boards import leaderboard as lb
 from harness import fsbench, fuzzed, load, refused, tree
@@ -188,9 +189,9 @@ def _publish_many(args: tuple[str, str, int]) -> int:
     path, boards, k = args
     doc = json.loads(Path(path).read_text())
     done = 0
-    for i in range(10):
-        doc["method"]["config"] = {"size": 2, "copy": f"{k}-{i}"}
-        doc["method"]["config_hash"] = f"{k:02d}{i:02d}".ljust(64, "0")
+    for i in range(10):  # forty identities: pixels at sizes 2…41, each hashed by the installed method
+        doc["method"]["config"]["size"] = 2 + 10 * k + i
+        doc["method"]["config_hash"] = make_method("pixels", doc["method"]["config"]).config_hash
         one = Path(path).with_name(f"p{k}-{i}.json")
         one.write_text(json.dumps(doc))
         lb.publish(one, Path(boards))

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from fsbench.boards import leaderboard as lb
+from fsbench.evaluation.runner import make_method
 from fsbench.boards.render import md_escape
 from harness import fsbench, load
 
@@ -25,16 +26,17 @@ def boards(tiny_results_path, tmp_path_factory):
     board file, as a hand-edited or older board would hold them)."""
     folder = tmp_path_factory.mktemp("boards")
     doc = load(tiny_results_path)
-    for i in range(len(NAMES)):
+    for i in range(len(NAMES)):  # one identity each: pixels at sizes 2…21, hashed by the installed method
         one = copy.deepcopy(doc)
-        one["method"]["config_hash"] = f"{i:064x}"
+        one["method"]["config"]["size"] = 2 + i
+        one["method"]["config_hash"] = make_method("pixels", one["method"]["config"]).config_hash
         path = folder / f"r{i}.json"
         path.write_text(json.dumps(one))
         lb.publish(path, folder / "b")
     board_path = folder / "b" / "tiny__leave-signer-out.json"
     board = json.loads(board_path.read_text())
     for entry in board["entries"]:
-        entry["method"]["name"] = NAMES[int(entry["method"]["config_hash"], 16)]
+        entry["method"]["name"] = NAMES[entry["method"]["config"]["size"] - 2]
         entry["manifest"]["git_commit"] = "[link=x]<b>|"
     board_path.write_text(json.dumps(board))
     return folder / "b"

@@ -98,6 +98,9 @@ class Folder(DatasetBuilder):
         if isinstance(image_size, bool) or not isinstance(image_size, int) or not low <= image_size <= high:
             raise DatasetError(f"--size {image_size!r} must be a side in pixels from {low} to {high} (e.g. 128); "
                                "images are stored as size×size squares")
+        for flag, text in (("--title", title), ("--license", license)):
+            if text is not None and (not text.strip() or any(ord(c) < 0x20 for c in text)):
+                raise DatasetError(f"{flag} {text!r} must be non-empty text on one line, e.g. --license CC-BY-4.0")
         self.pattern, self.regex = pattern, compile_pattern(pattern)
         self.image_size, self.mode, self.title, self.license = int(image_size), mode, title, license
         self.card = self._card(name, (), ())  # the name now (prepare checks --out against it); the rest from the data
