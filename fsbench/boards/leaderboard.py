@@ -241,7 +241,9 @@ def publish_all(entries: Sequence[Sequence[Path]], boards_dir: Path, replace: bo
         entry = make_entry(results)
         if seeds:
             entry = over_seeds(entry, [results, *(verified(p, boards_dir) for p in seeds)], [str(first), *map(str, seeds)])
-        path = regular_target(inside(boards_dir, f"{board_name(results)}.json", "board"), "board")
+        name = f"{board_name(results)}.json"
+        regular_target(boards_dir / name, "board")  # a FIFO, a device, a loop or a dangling link, named as such
+        path = inside(boards_dir, name, "board")
         staged.append((path, results, entry, str(first)))
     with ExitStack() as locks:
         boards: dict[Path, dict[str, Any]] = {}

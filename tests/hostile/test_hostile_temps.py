@@ -107,7 +107,9 @@ def test_users_files_named_like_temps_survive_every_writer(case, tmp_path, tiny_
     d, images = tmp_path / "d", cache_dir("images")
     d.mkdir()
     kept = _make(d, name, kind) + _make(images, f"{name}-{case}", kind)
-    size = 40 + sorted(LOOKALIKES).index(case)  # a size no other test decodes: the cache folder is written
+    size = 40 + sorted(LOOKALIKES).index(case)
+    for cached in images.glob(f"*-{size}-RGB.npy*"):  # decoded afresh: the cache folder is written
+        cached.unlink()
     o = fsbench("run", "-m", "pixels", "-d", tiny_dir, "-s", "leave-signer-out", "--shots", "1", "--episodes", "1",
                 "--set", f"size={size}", "--out", d / "r.json")
     assert o.rc == 0, o.err
@@ -171,6 +173,8 @@ def test_what_a_killed_writer_left_is_removed_by_the_next_write(kind, tmp_path, 
         elif kind == "prepare-folder":
             write_tiny(folder / "ds")
         else:
+            for cached in folder.glob("*-37-RGB.npy*"):  # decoded afresh: the cache folder is written
+                cached.unlink()
             o = fsbench("run", "-m", "pixels", "-d", tiny_dir, "-s", "leave-signer-out", "--shots", "1",
                         "--episodes", "1", "--set", "size=37", "--out", tmp_path / "r.json")  # a new cache
             assert o.rc == 0, o.err
