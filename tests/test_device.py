@@ -273,3 +273,12 @@ def test_a_reduced_precision_is_part_of_a_cells_identity_and_fp32_is_not():
     assert "precision" not in identity(spec, "h", "c", "fsbench")
     assert identity(replace(spec, precision="bf16"), "h", "c", "fsbench")["precision"] == "bf16"
     assert identity(replace(spec, device="cuda"), "h", "c", "fsbench") == identity(spec, "h", "c", "fsbench")
+
+
+@pytest.mark.parametrize("name", ["protonet", "finetune"])
+def test_bf16_runs_end_to_end_on_the_cpu_and_is_recorded(no_gpu, tiny, tiny_dir, name):
+    """Autocast through training, embedding and the per-episode head (the GPU path minus the GPU)."""
+    cfg = registry.get("methods", name).test_config
+    results = run(RunRequest(name, str(tiny_dir), "leave-signer-out", [1], 2, 0, config=dict(cfg), device="cpu",
+                             precision="bf16"), tiny)
+    assert results["hardware"]["precision"] == "bf16" and 0 <= results["metrics"]["S=1"]["top1"]["mean"] <= 1
