@@ -297,26 +297,31 @@ def write_prepared(
 
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(out.parent)  # what killed prepares left (their owners are gone)
-    with owned_temp(out) as tmp:  # removed on any failure
-        (tmp / "data").mkdir(parents=True)
-        for i in range(n_shards):
-            shard = ds.shard(n_shards, i, contiguous=True)
-            shard.to_parquet(str(tmp / "data" / f"train-{i:05d}-of-{n_shards:05d}.parquet"))
-        report.wall_s = round(time.perf_counter() - started, 3)
-        (tmp / "README.md").write_text(_dataset_card_md(card, feats, report, n_shards, n_bytes))
-        shards = {f"data/{p.name}": file_sha256(p) for p in sorted((tmp / "data").glob("train-*.parquet"))}
-        meta = {
-            "format": FORMAT_VERSION,
-            "name": card.name,
-            "content_hash": report.content_hash,
-            "counts": report.counts,
-            "shards": shards,
-            "seal": seal(report.content_hash, report.counts, shards),
-            "card": card.to_dict(),
-            "report": report.to_dict(),
-        }
-        (tmp / "fsbench.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
-        _swap_into_place(tmp, ensure_replaceable(out, card.name))
+    try:
+        with owned_temp(out) as tmp:  # removed on any failure
+            (tmp / "data").mkdir(parents=True)
+            for i in range(n_shards):
+                shard = ds.shard(n_shards, i, contiguous=True)
+                shard.to_parquet(str(tmp / "data" / f"train-{i:05d}-of-{n_shards:05d}.parquet"))
+            report.wall_s = round(time.perf_counter() - started, 3)
+            (tmp / "README.md").write_text(_dataset_card_md(card, feats, report, n_shards, n_bytes))
+            shards = {f"data/{p.name}": file_sha256(p) for p in sorted((tmp / "data").glob("train-*.parquet"))}
+            meta = {
+                "format": FORMAT_VERSION,
+                "name": card.name,
+                "content_hash": report.content_hash,
+                "counts": report.counts,
+                "shards": shards,
+                "seal": seal(report.content_hash, report.counts, shards),
+                "card": card.to_dict(),
+                "report": report.to_dict(),
+            }
+            (tmp / "fsbench.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
+            _swap_into_place(tmp, ensure_replaceable(out, card.name))
+    except OSError as exc:
+        if exc.errno is not None and exc.filename is None:
+            exc.filename = str(out)  # pyarrow's failed write names no file: name the dataset being written
+        raise
     return report
 
 

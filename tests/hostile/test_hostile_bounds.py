@@ -71,6 +71,16 @@ def test_full_disk_in_the_datasets_cache_is_a_disk_line_not_a_broken_dataset(tin
     assert "re-create" not in line and "prepare" not in line
 
 
+def test_full_disk_while_prepare_writes_names_the_dataset_and_leaves_nothing(tmp_path):
+    from fsbench.testing import write_tiny
+
+    with pytest.raises(OSError) as caught, file_size_limit(20_000):
+        write_tiny(tmp_path / "tiny")
+    message, code = one_line(caught.value)
+    assert code == 2 and message.startswith(f"disk full at {tmp_path / 'tiny'}:"), message
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("seed", [2**64, 2**32])
 def test_seed_out_of_range_is_refused_up_front(tiny_dir, tmp_path, seed):
     line = refused(fsbench(*RUN, "-d", tiny_dir, "--seed", seed, "--out", tmp_path / "r.json"), "--seed")
