@@ -79,8 +79,10 @@ def test_head_cache_is_keyed_by_the_threads_it_trains_with(tmp_path, monkeypatch
     from fsbench.heads import method as heads
 
     seen = []
-    monkeypatch.setattr(heads, "train_or_load", lambda path, key, build, train: (seen.append((torch.get_num_threads(), key)), (None, {}))[1])
-    fake = type("M", (), {"name": "h", "config": {"threads": 1}, "config_hash": "c" * 64})()
+    monkeypatch.setattr(heads, "train_or_load", lambda path, key, build, train: (seen.append((torch.get_num_threads(), key)), (torch.nn.Linear(2, 2), {}))[1])
+    from fsbench.device import CPU
+
+    fake = type("M", (), {"name": "h", "config": {"threads": 1}, "config_hash": "c" * 64, "placement": CPU})()
     with torch_threads(2):
         heads.HeadMethod.fit_head(fake, torch.zeros(2, 2), torch.zeros(2), 0, "id")
-    assert seen and seen[0][0] == 1 and seen[0][1] == cache_key("h", "id", "c" * 64, 0, threads=1)
+    assert seen and seen[0][0] == 1 and seen[0][1] == cache_key("h", "id", "c" * 64, 0, threads=1, **CPU.compute())
