@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from fsbench.device import CPU, Placement
 
 if TYPE_CHECKING:
+    from fsbench.cost import TrainingWork
     from fsbench.data.dataset import DatasetView, FsDataset
 
 __all__ = [
@@ -261,6 +262,11 @@ class Method(ABC):
 
     def fit(self, train: "DatasetView", seed: int) -> None:  # noqa: B027 - training-free methods
         """Learn from the fold's training view only. Default: nothing to learn."""
+
+    def training_work(self, train: "DatasetView", seed: int) -> "TrainingWork | None":
+        """What `fit(train, seed)` will cost, counted before it runs, for the plan line `fsbench run`
+        prints first (fsbench/cost.py). None: the method does not say, and no time is estimated."""
+        return None
 
     @abstractmethod
     def embed(self, view: "DatasetView") -> Tensor:

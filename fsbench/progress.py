@@ -220,6 +220,12 @@ class Bar:
             view.update(task, advance, completed, description, total)
 
 
+def say(text: str) -> None:
+    """One line on stderr for the person waiting (the plan before a run), unless quiet."""
+    if not quiet():
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def progress_bar() -> Bar:
     """A progress view on stderr: rich bars on a terminal, plain lines otherwise, nothing when quiet."""
     return Bar()

@@ -89,7 +89,7 @@ def test_module_is_small(name):
 #: the floors of the core, bottom (0) to top: a module imports its own floor or below
 FLOORS = {
     **dict.fromkeys(["errors", "names", "paths", "atomic", "runtime", "progress", "device", "api", "configs", "record",
-                     "registry", "deprecated", "limits", "__init__"], 0),
+                     "cost", "registry", "deprecated", "limits", "__init__"], 0),
     **dict.fromkeys(["data", "protocol"], 1),
     **dict.fromkeys(["features", "training", "heads", "methods", "testing"], 2),
     **dict.fromkeys(["evaluation", "evaluate"], 3),  # evaluate: the shim of the old module name

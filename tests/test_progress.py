@@ -33,8 +33,12 @@ def _run(tiny_dir, tmp_path) -> str:
     return log.read_text()
 
 
-def test_a_run_with_stderr_in_a_file_writes_a_line_per_fold(tiny_dir, tmp_path):
+def test_a_run_with_stderr_in_a_file_writes_its_plan_then_a_line_per_fold(tiny_dir, tmp_path):
     text = _run(tiny_dir, tmp_path)
+    plan = text.splitlines()[0]  # before any work: what it will do and for about how long
+    assert plan.startswith("pixels on tiny/leave-signer-out: 3 fold(s), 3 episode group(s) × 1 S × up to 2 episodes")
+    assert " · nothing to train · " in plan, plan
+    assert "· estimate ≈" in plan and "an estimate)" in plan, plan
     folds = [m for m in map(LINE.match, text.splitlines()) if m and "folds" in m.group(0)]
     assert {m["n"] for m in folds} >= {"1", "2", "3"}, text  # tiny: 3 signers, a line as each fold ends
     assert all(m["of"] == "3" for m in folds)

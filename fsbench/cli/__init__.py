@@ -23,7 +23,8 @@ from fsbench.runtime import prepare_environment
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fsbench")
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars or progress lines (results and errors still print).")
+@click.option("--quiet", "-q", is_flag=True, help="No plan line, progress bars or progress lines (results and errors "
+                                                  "still print).")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
     """fsbench: signer-independent, low-shot fingerspelling benchmarks."""

@@ -24,6 +24,7 @@ from rich.console import Console
 
 from fsbench import registry
 from fsbench.cli.console import hints
+from fsbench.progress import say
 from fsbench.record.shots import shot_key
 from fsbench.record.document import write_results
 from fsbench.runtime import decide_threads, prepare_environment, torch_threads, usable_cores
@@ -59,7 +60,7 @@ def _run_one(name: str, episodes: int, threads: int, where: dict[str, Any] | Non
 
     os.environ["FSBENCH_QUIET"] = "1"
     with torch_threads(threads):
-        return run(_request(name, episodes, where))
+        return run(_request(name, episodes, where), announce=False)
 
 
 def _slowest_first(methods: list[str]) -> list[str]:
@@ -82,6 +83,7 @@ def run_demo(methods: list[str] | None = None, episodes: int = 20, out_dir: Path
                   f"(20-way, S=1 and 5, {episodes} episodes each), {jobs} at a time")
     for line in demo_budgets(names):
         console.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
+    say(demo_plan(names, episodes, jobs))
     done: dict[str, dict] = {}
     with progress_bar() as bar, ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
         task = bar.add_task("demo methods", total=len(names), unit="methods")
@@ -117,6 +119,16 @@ def write_board(all_results: list[dict], path: Path) -> Path:
     return path
 
 
+def demo_plan(names: list[str], episodes: int, jobs: int) -> str:
+    """The demo's plan line: every method's work, and the estimate with `jobs` running at once."""
+    from fsbench.cost import plan_line
+    from fsbench.evaluation.runner import work_of
+
+    works = [work_of(_request(n, episodes)) for n in names]
+    return plan_line(works, f"{len(works)} methods, {sum(w.episodes for w in works):,} evaluation episodes, "
+                            f"{jobs} at a time", parallel=jobs)
+
+
 def demo_budgets(names: list[str]) -> list[str]:
     """What the demo changes from each method's defaults (its `demo_config`), said before it runs:
     its numbers are below the published board's, and a reader should know why."""
@@ -126,7 +138,8 @@ def demo_budgets(names: list[str]) -> list[str]:
         changed = getattr(cls, "demo_config", {})
         if not changed:
             continue
-        said = ", ".join(f"{k} {json.dumps(v)} (default {json.dumps(cls.default_config.get(k))})" for k, v in changed.items())
+        said = ", ".join(f"{k} {json.dumps(v)} (default {json.dumps(cls.default_config.get(k))})"
+                         for k, v in changed.items())
         backbone = changed.get("backbone")
         if backbone in registry.names("backbones"):
             said += f": it runs on frozen {backbone} features, not the backbone its boards use"

@@ -19,7 +19,7 @@ import torch
 
 from fsbench import registry
 from fsbench.evaluation import fastpath
-from fsbench.api import KeepsPrior, MasksInvalid, Method
+from fsbench.api import KeepsPrior, MasksInvalid, Method, SignerSplit
 from fsbench.data.dataset import DatasetView, FsDataset
 from fsbench.device import Placement, out_of_memory, resolve
 from fsbench.protocol.devset import development_set
@@ -30,7 +30,9 @@ from fsbench.evaluation.contract import (
 )
 from fsbench.evaluation.metrics import Outcome, Predictions, summarise
 from fsbench.record.shots import shot_key
-from fsbench.progress import console, progress_bar, quiet
+from fsbench.cost import RunWork, plan_line
+from fsbench.evaluation.work import run_work
+from fsbench.progress import progress_bar, say
 from fsbench.record.document import provenance
 from fsbench.record.types import ResultsDocument
 from fsbench.runtime import release_memory, torch_threads, tune_process
@@ -82,12 +84,26 @@ def make_method(name: str, config: dict[str, Any]) -> Method:
     return method
 
 
-def run(request: RunRequest, data: FsDataset | None = None) -> ResultsDocument:
-    """Execute a request end to end and return a results document (not yet written)."""
+@dataclass(frozen=True)
+class Prepared:
+    """Everything a run decides before it trains, checked: what `run` executes and `work_of` counts."""
+
+    method: Method
+    split: SignerSplit
+    data: FsDataset
+    folds: list[Fold]
+    plan: Plan
+    size: str  # the episodes' size in one line (contract.work_size)
+    placement: Placement
+
+    def work(self, seed: int) -> RunWork:
+        return run_work(self.method, self.data, self.split.name, self.folds, self.plan, seed, self.size)
+
+
+def prepare(request: RunRequest, data: FsDataset | None = None) -> Prepared:
+    """Method, split, data, folds and episodes of a request; refused here if invalid or too big."""
     from fsbench.data.hub import resolve_dataset
 
-    tune_process()
-    t_start = time.perf_counter()
     check_request(request.shots, request.episodes, request.seed, request.ways)
     placement = resolve(request.device, request.precision, request.deterministic)
     placement.apply()
@@ -97,9 +113,7 @@ def run(request: RunRequest, data: FsDataset | None = None) -> ResultsDocument:
     if request.dev:
         data = development_set(data, split, request.seed)
     folds = split.folds(data, request.seed)
-    work = work_size(data, folds, request.shots, request.episodes, request.ways)  # refused here if too big
-    if not quiet():
-        console.print(f"{method.name} on {data.name}/{split.name}: {work}", markup=False, highlight=False)
+    size = work_size(data, folds, request.shots, request.episodes, request.ways)  # refused here if too big
     plan = {
         s: sample_episodes(
             data, folds, EpisodeSpec(s, request.episodes, request.seed, request.ways, request.cross_condition)
@@ -107,6 +121,24 @@ def run(request: RunRequest, data: FsDataset | None = None) -> ResultsDocument:
         for s in request.shots
     }
     check_plan(plan, data, folds)  # before any training: S larger than every class is refused
+    return Prepared(method, split, data, folds, plan, size, placement)
+
+
+def work_of(request: RunRequest, data: FsDataset | None = None) -> RunWork:
+    """What `run(request)` will do, counted without doing it (the sweep's and the demo's plan lines)."""
+    return prepare(request, data).work(request.seed)
+
+
+def run(request: RunRequest, data: FsDataset | None = None, announce: bool = True) -> ResultsDocument:
+    """Execute a request end to end and return a results document (not yet written); `announce`
+    says its plan and time estimate first (a sweep or the demo says theirs once instead)."""
+    tune_process()
+    t_start = time.perf_counter()
+    prepared = prepare(request, data)
+    method, split, data, folds, plan = prepared.method, prepared.split, prepared.data, prepared.folds, prepared.plan
+    placement = prepared.placement
+    if announce:  # one line before the work: its size, its trainings and the time estimate
+        say(plan_line([prepared.work(request.seed)]))
     timings = {"fit_s": 0.0, "embed_s": 0.0, "evaluate_s": 0.0}
     collected: dict[int, list[Outcome]] = {s: [] for s in plan}
     with progress_bar() as bar:

@@ -16,6 +16,7 @@ from torch.nn import functional as F
 from fsbench import registry
 from fsbench.api import LowShotClassifier, Method
 from fsbench.configs import PRIOR_DEFAULTS, PRIOR_RANGES
+from fsbench.cost import TrainingWork
 from fsbench.data.dataset import DatasetView
 
 
@@ -34,6 +35,9 @@ class Pixels(Method):
     late_keys: ClassVar[dict[str, Any]] = PRIOR_DEFAULTS
     config_choices: ClassVar[dict[str, tuple[Any, ...]]] = {"mode": ("RGB", "L")}
     config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {"size": (2, 256), **PRIOR_RANGES}
+
+    def training_work(self, train: DatasetView, seed: int) -> TrainingWork:
+        return TrainingWork()
 
     def embed(self, view: DatasetView) -> Tensor:
         chunks = [self.embed_tensor(b) for b in view.tensors(self.config["size"], self.config["mode"])]

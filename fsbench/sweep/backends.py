@@ -45,7 +45,7 @@ def execute(cell: Cell) -> Outcome:
     t0 = time.perf_counter()
     try:
         with torch_threads(decide_threads(cpus=cell.spec.cpus)):
-            results = run(cell.spec.request())
+            results = run(cell.spec.request(), announce=False)  # the sweep said its plan once, for all cells
         got = results["dataset"]["content_hash"]
         if got != cell.dataset_hash:
             raise SweepError(

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from fsbench.errors import FsbenchError
+from fsbench.cost import time_phrase
+from fsbench.evaluation.runner import work_of
 from fsbench.progress import progress_bar
 from fsbench.record.document import write_json_atomic, write_results
 from fsbench.sweep.backends import LocalBackend, Outcome, RayBackend, one_line
@@ -76,9 +78,9 @@ def run_sweep(cells: list[Cell], backend: LocalBackend | RayBackend, out_dir: Pa
         summary.status[cell.key] = "skipped" if is_done(cell) else "pending"
         if summary.status[cell.key] == "pending":
             todo.append(cell)
-    if announce is not None:
+    if announce is not None:  # one line: the cells, and what the ones to run will cost
         announce(f"sweep of {len(cells)} cells → {out_dir}: {len(todo)} to run, {len(cells) - len(todo)} already done "
-                 f"({backend.name} backend)")
+                 f"({backend.name} backend)" + (f" · {sweep_estimate(todo)}" if todo else ""))
     t0 = time.perf_counter()
     with progress_bar() as bar, ctrl_c_noted() as interrupted:
         task = bar.add_task("sweep", total=len(todo), unit="cells")
@@ -104,6 +106,18 @@ def run_sweep(cells: list[Cell], backend: LocalBackend | RayBackend, out_dir: Pa
             summary.wall_s = time.perf_counter() - t0
             write_json_atomic(out_dir / SUMMARY, summary.document())
     return summary
+
+
+def sweep_estimate(todo: list[Cell]) -> str:
+    """The time the cells left to run take one after another (their work counted as `fsbench run`
+    counts it), or why there is no estimate."""
+    works = []
+    for cell in todo:
+        try:
+            works.append(work_of(cell.spec.request()))
+        except Exception:  # noqa: BLE001 - a broken cell fails in its turn, with its own line
+            return f"no time estimate: cell {cell.name} cannot be planned"
+    return f"{sum(w.folds for w in works)} folds, one cell after another: {time_phrase(works)}"
 
 
 @contextmanager

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from fsbench import registry
 from fsbench.api import LowShotClassifier, Method
 from fsbench.configs import PRIOR_DEFAULTS, PRIOR_RANGES
+from fsbench.cost import TrainingWork
 from fsbench.data.dataset import DatasetView, Mode
 from fsbench.errors import FsbenchError
 from fsbench.runtime import torch_threads
@@ -216,6 +217,21 @@ class TrainedMethod(Method):
         if not hasattr(self, "_starting_weights"):
             self._starting_weights = registered_backbone(self.config["backbone"], dict(self.config["backbone_args"])).fingerprint()
         return self._starting_weights
+
+    def work_units(self, labels: np.ndarray, inp: Input) -> tuple[int, int, str] | None:
+        """(optimiser steps, images trained on, what) of one fold's training: the cost model's units."""
+        return None
+
+    def training_work(self, train: DatasetView, seed: int) -> TrainingWork | None:
+        inp = self.resolve_input(train)
+        units = self.work_units(np.asarray(train.labels), inp)
+        if units is None:
+            return None
+        steps, images, what = units
+        length = int(self.config[self.length_key])
+        cached = model_path("fewshot-baselines", self.trainer or self.name, self.cache_key(train, seed, inp)).exists()
+        return TrainingWork(steps=steps, images=images, what=what, cached=cached,
+                            shorten=f"a shorter training (--set {self.length_key}={max(1, length // 5)})")
 
     def fit(self, train: DatasetView, seed: int) -> None:
         inp = self.resolve_input(train)

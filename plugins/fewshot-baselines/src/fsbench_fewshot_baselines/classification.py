@@ -91,6 +91,13 @@ class ClassificationMethod(TrainedMethod):
         head = make_head(self.config["head"], dim, classes, self.config["cosine_scale"])
         return Classifier(backbone, head)
 
+    def work_units(self, labels: np.ndarray, inp: Input) -> tuple[int, int, str]:
+        """Full batches of `batch_size` over every image (each rotation too, on characters), `epochs` times."""
+        n = len(labels) * (4 if rotation_on(self.config, inp.mode) else 1)
+        batch, epochs = int(self.config["batch_size"]), int(self.config["epochs"])
+        steps = epochs * max(1, n // batch)
+        return steps, steps * min(batch, n), f"{epochs} epochs over {n} images"
+
     def extra_meta(self, inp: Input) -> dict[str, Any]:
         """Rotated copies of class c are classes stride·c + k, so the logit of c is column stride·c."""
         return {"label_stride": 4 if rotation_on(self.config, inp.mode) else 1}

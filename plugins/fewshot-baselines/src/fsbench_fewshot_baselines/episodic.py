@@ -20,7 +20,7 @@ from fsbench.training.optim import OptimizerSpec
 from fsbench.training.schedule import schedule_from_config
 
 from fsbench_fewshot_baselines.backbones import build_backbone
-from fsbench_fewshot_baselines.base import COMMON_CONFIG, COMMON_TRAIN_KEYS, TrainedMethod, as_float
+from fsbench_fewshot_baselines.base import COMMON_CONFIG, COMMON_TRAIN_KEYS, Input, TrainedMethod, as_float
 from fsbench_fewshot_baselines.checkpoints import Checkpoints
 from fsbench_fewshot_baselines.sampling import EpisodeSampler, TrainEpisode, random_affine, rotate_classes, rotation_on
 
@@ -58,6 +58,17 @@ class EpisodicMethod(TrainedMethod):
     def episode_logits(self, support: Tensor, support_labels: Tensor, query: Tensor, ways: int) -> Tensor:
         """(Nq, ways) logits of each query over the episode's classes."""
         raise NotImplementedError
+
+    def work_units(self, labels: np.ndarray, inp: Input) -> tuple[int, int, str]:
+        """One episode per step: `ways` classes (capped by the classes with enough images, as the
+        sampler caps them; every 90° rotation a class of its own on characters) × (shots + queries)."""
+        cfg = self.config
+        counts = np.unique(labels, return_counts=True)[1]
+        eligible = int((counts >= cfg["train_shots"] + cfg["train_queries"]).sum())
+        eligible *= 4 if rotation_on(cfg, inp.mode) else 1
+        ways = max(2, min(int(cfg["train_ways"]), eligible))
+        steps = int(cfg["episodes"])
+        return steps, steps * ways * (cfg["train_shots"] + cfg["train_queries"]), f"{steps} episodes, {ways}-way"
 
     def build(self, meta: dict[str, Any]) -> nn.Module:
         return build_backbone(self.config["backbone"], meta["channels"], self.config)

@@ -14,6 +14,7 @@ embed(view) → unit embeddings; make_classifier() → the σ(β + α²·cos) ru
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,6 +24,7 @@ from torch import Tensor
 from fsbench import registry
 from fsbench.api import PoseBackbone
 from fsbench.configs import PRIOR_DEFAULTS, PRIOR_RANGES
+from fsbench.cost import TrainingWork
 from fsbench.data.dataset import DatasetView
 from fsbench.errors import FsbenchError
 from fsbench.features import backbone_features
@@ -214,6 +216,20 @@ class Hand2Vec(HeadMethod):
         return backbone_features(self.backbone, view, encode=fast_features(self.backbone) if trained_here else None)
 
     # -- Method -------------------------------------------------------------------------
+    def training_work(self, train: DatasetView, seed: int) -> TrainingWork | None:
+        """A pretrained backbone's features of every training image, then the head's epochs; the
+        nets trained here (posenet, charnet) are not priced (None: no time estimate)."""
+        kind = self._kind(train)
+        if kind in TRAINED:
+            return None
+        epochs, batch = int(self.config["head_epochs"]), int(self.config["head_batch_size"])
+        steps = epochs * max(1, len(train) // batch)
+        options = self.config["backbone_options"]  # e.g. the demo's input_size: another price
+        variant = f"{kind}:{json.dumps(options, sort_keys=True)}" if options else kind
+        return TrainingWork(steps=steps, images=steps * min(batch, len(train)), frozen=True, frozen_train=True,
+                            variant=variant, what=f"{kind} features, then a head of {epochs} epochs",
+                            shorten=f"a shorter head training (--set head_epochs={max(1, epochs // 3)})")
+
     def fit(self, train: DatasetView, seed: int) -> None:
         with torch_threads(self.config["threads"]):
             self._fit(train, seed)

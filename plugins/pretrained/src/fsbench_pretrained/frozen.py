@@ -18,6 +18,7 @@ from torch.nn import functional as F
 from fsbench import registry
 from fsbench.api import LowShotClassifier, Method, PoseBackbone
 from fsbench.configs import PRIOR_DEFAULTS, PRIOR_RANGES
+from fsbench.cost import TrainingWork
 from fsbench.data.dataset import DatasetView
 from fsbench.errors import FsbenchError
 from fsbench.features import backbone_features
@@ -61,6 +62,11 @@ class FrozenPrototypes(Method):
     def fit(self, train: DatasetView, seed: int) -> None:
         """Nothing is learned; the backbone is built here, so a broken install fails in the first fold."""
         self.load_backbone()
+
+    def training_work(self, train: DatasetView, seed: int) -> TrainingWork:
+        """Nothing trained: every test image once through the frozen backbone (features cached per image)."""
+        backbone = self.config["backbone"]
+        return TrainingWork(frozen=True, variant=backbone, what=f"nothing to train: frozen {backbone} features")
 
     def embed(self, view: DatasetView) -> Tensor:
         with torch_threads(self.config["threads"]):
