@@ -34,6 +34,7 @@ __all__ = [
     "EmbedsTensors",
     "Exportable",
     "KeepsPrior",
+    "Finetunable",
     "Fold",
     "Episode",
     "EpisodeSpec",
@@ -323,3 +324,20 @@ class KeepsPrior(Protocol):
     (never a test-signer row besides the S support), and at S = 0 fits it on no support at all."""
 
     def with_prior(self, embeddings: Tensor, labels: Tensor) -> "LowShotClassifier": ...
+
+
+@runtime_checkable
+class Finetunable(Protocol):
+    """A backbone whose network a trainer may fine-tune (fsbench.training.finetune): its trainable
+    `module`, the input it takes, and that network in pieces, so the first ones can stay frozen:
+    `features(x)` equals the last stage's output after all of them on `prepare(x)`, (N, feature_dim)."""
+
+    module: nn.Module
+
+    def prepare(self, images: Tensor, size: int | None = None) -> Tensor:
+        """(N, C, H, W) in [0, 1] → the network's input at `size` px (None: its own size)."""
+        ...
+
+    def stages(self) -> list[nn.Module]:
+        """The network's pieces in order (they share `module`'s parameters)."""
+        ...

@@ -146,3 +146,71 @@ def tiny(tiny_dir):
     from fsbench.data.loader import load_prepared
 
     return load_prepared(tiny_dir)
+
+
+def tiny_staged(input_size: int = 24):
+    """A two-conv backbone with fixed "pretrained" weights, in three stages: what the fine-tuning
+    trainer and the methods on it are tested with in seconds (registered as `tiny-staged` by the
+    `tiny_backbone` fixture). A PoseBackbone and a `fsbench.api.Finetunable`; built lazily so
+    importing fsbench.testing needs no torch."""
+    return _tiny_staged_class()(input_size)
+
+
+def _tiny_staged_class():
+    import hashlib
+
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    from fsbench.api import PoseBackbone
+
+    class _TinyStaged(PoseBackbone):
+        """Two 3×3 convolutions and 2×2 average pooling, fixed seeded weights, three stages."""
+
+        channels = 3
+        feature_dim = 64  # 16 channels pooled to 2×2: the bars' positions survive
+
+        def __init__(self, input_size: int = 24) -> None:
+            self.input_size = (input_size, input_size)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                self.module = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 3, 2, 1),
+                                            nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten())
+            self.module.eval()
+
+        def prepare(self, images, size=None):
+            side = size or self.input_size[0]
+            x = images.float().expand(-1, 3, -1, -1)
+            return x if x.shape[-1] == side else F.interpolate(x, size=(side, side), mode="bilinear")
+
+        def stages(self):
+            m = self.module
+            return [m[0:2], m[2:4], m[4:]]
+
+        @torch.no_grad()
+        def features(self, images):
+            return self.module.eval()(self.prepare(images))
+
+        def fingerprint(self) -> str:
+            return hashlib.sha256(b"tiny-staged-1").hexdigest()
+
+    return _TinyStaged
+
+
+@pytest.fixture
+def tiny_backbone(monkeypatch):
+    """Registers `tiny_staged` as the backbone `tiny-staged` for one test; returns its name."""
+    from fsbench import registry
+
+    discover = registry._discover
+
+    def patched(kind):
+        unique, clashes = discover(kind)
+        if kind == "backbones":
+            unique = {**unique, "tiny-staged": registry.Plugin("backbones", "tiny-staged", "fsbench.testing:tiny_staged",
+                                                               "fsbench")}
+        return unique, clashes
+
+    monkeypatch.setattr(registry, "_discover", patched)
+    return "tiny-staged"

@@ -26,7 +26,7 @@ FOLDER_OPTIONS = {"dataset_name": "--name", "pattern": "--pattern", "image_size"
 @click.option("--name", "dataset_name", help="folder: the name `fsbench run --dataset NAME` will use.")
 @click.option("--pattern", help='folder: relative path of every image, e.g. "{label}/{signer}_{*}.jpg" '
                                 "(fields {label} {signer} {condition} {*}).")
-@click.option("--size", "image_size", type=int, help="folder: stored image side in pixels (default 128).")
+@click.option("--size", "image_size", type=int, help="folder: stored image side in pixels (default 224 for RGB, the pretrained nets' input; 128 for L).")
 @click.option("--mode", type=click.Choice(["RGB", "L"]), help="folder: colour (RGB, default) or grayscale (L).")
 @click.option("--title", help="folder: a title for the generated dataset card.")
 @click.option("--license", "license", help="folder: the licence of your images, recorded in the card.")

@@ -39,6 +39,9 @@ class DatasetCard:
     #: light one (Omniglot's black strokes on white). Methods that want the subject high-valued
     #: (zero-padded, max-pooled convolutions) read this instead of each guessing per dataset.
     foreground: str = "light"
+    #: whether a horizontal mirror image keeps its class, so training may flip images. Never for
+    #: hands (handedness is part of a sign) nor for characters (a mirrored letter is another one)
+    flips: bool = False
     #: extra notes a user must know (which classes are held out, and why)
     notes: str = ""
 

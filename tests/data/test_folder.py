@@ -92,3 +92,11 @@ def test_folder_options_belong_to_folder_only():
     proc = subprocess.run([sys.executable, "-c", "from fsbench.cli import main; main()", "prepare", "massey",
                            "--pattern", "{label}/{signer}.png"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--pattern: options of `fsbench prepare folder` only" in proc.stderr
+
+
+def test_colour_hands_default_to_the_nets_224_px_and_grey_to_128():
+    from fsbench.data.prepare.folder import Folder
+
+    assert Folder(dataset_name="mine").image_size == 224
+    assert Folder(dataset_name="mine", mode="L").image_size == 128
+    assert Folder(dataset_name="mine", image_size=96).image_size == 96

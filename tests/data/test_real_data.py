@@ -55,3 +55,25 @@ def test_omniglot_counts_unseen_and_stable_between_prepares(omniglot_resolved, t
     second = load_prepared(tmp_path / "again")
     assert second.content_hash == first.content_hash
     assert manifests(second) == manifests(first)
+
+
+def test_massey_224_is_a_new_revision_and_128_stays_the_boards(massey_prepared, tmp_path):
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from fsbench.data.prepare.massey import CARD, CARD_224
+
+    small = load_prepared(massey_prepared[1])
+    boards = [json.loads(p.read_text()) for p in (Path(__file__).parents[2] / "leaderboards").glob("massey__*.json")]
+    assert boards and {b["dataset"]["content_hash"] for b in boards} == {small.content_hash}  # committed boards verify
+    report = prepare_dataset("massey-224", need_real("massey"), tmp_path / "massey-224")
+    big = load_prepared(tmp_path / "massey-224")
+    assert (CARD.image_size, CARD_224.image_size) == (128, 224) and big.card == CARD_224
+    assert report.counts == {"images": 2515, "classes": 36, "signers": 5} and big.hf[0]["image"].size == (224, 224)
+    order = np.argsort(big.ids)
+    assert np.array_equal(big.ids[order], np.sort(small.ids))
+    assert np.array_equal(big.labels[order], small.labels[np.argsort(small.ids)])
+    assert big.content_hash != small.content_hash
+    assert manifests(big) == manifests(small)  # the same rows: the same folds, so rows compare across revisions

@@ -24,6 +24,8 @@ from fsbench.limits import IMAGE_SIDE
 from fsbench.progress import progress_bar
 
 FIELDS = ("label", "signer", "condition", "*")
+#: stored side when --size is not given, per --mode
+DEFAULT_SIZE = {"RGB": 224, "L": 128}
 EXAMPLE = '"{label}/{signer}_{*}.jpg"'
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
@@ -80,7 +82,7 @@ class Folder(DatasetBuilder):
     card: ClassVar[DatasetCard] = CARD
 
     def __init__(self, *, partial: bool = False, dataset_name: str | None = None, pattern: str = "{label}/{signer}_{*}.jpg",
-                 image_size: int = 128, mode: str = "RGB", title: str | None = None,
+                 image_size: int | None = None, mode: str = "RGB", title: str | None = None,
                  license: str = "unknown (not stated by the owner)") -> None:
         super().__init__(partial=partial)
         name = dataset_name
@@ -102,7 +104,10 @@ class Folder(DatasetBuilder):
             if text is not None and (not text.strip() or any(ord(c) < 0x20 for c in text)):
                 raise DatasetError(f"{flag} {text!r} must be non-empty text on one line, e.g. --license CC-BY-4.0")
         self.pattern, self.regex = pattern, compile_pattern(pattern)
-        self.image_size, self.mode, self.title, self.license = int(image_size), mode, title, license
+        # colour hands at the pretrained nets' own 224 px (a 128-px copy costs frozen hand-net
+        # features nothing measurable but fine-tuning its detail); grayscale at 128
+        size = image_size if image_size is not None else (DEFAULT_SIZE[mode])
+        self.image_size, self.mode, self.title, self.license = int(size), mode, title, license
         self.card = self._card(name, (), ())  # the name now (prepare checks --out against it); the rest from the data
         self._files: list[tuple[Path, dict[str, str]]] = []
 

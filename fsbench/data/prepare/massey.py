@@ -1,13 +1,16 @@
 """Massey 2D static ASL gestures (Barczak et al. 2011): 36 classes, 5 signers, 5 lighting views.
 
 Signer ids are the `<P>` of `hand<P>_...` as plain strings "1".."5"; the view (bot, dif, left,
-right, top) is the `condition` column, which the cross-condition protocol uses.
+right, top) is the `condition` column, which the cross-condition protocol uses. Two revisions
+of the same raw files: `massey` at 128 px (the committed boards') and `massey-224` at the
+pretrained nets' 224 px (raw images padded square and resized once, as every builder does).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -18,7 +21,19 @@ from fsbench.progress import progress_bar
 CLASSES = tuple("0123456789abcdefghijklmnopqrstuvwxyz")
 FILE_RE = re.compile(r"^hand(?P<signer>\d+)_(?P<cls>[0-9a-z])_(?P<view>[a-z]+)_seg_(?P<k>\d+)_cropped\.jpe?g$")
 
-CARD = DatasetCard(
+def massey_card(size: int) -> DatasetCard:
+    """The card of Massey stored at `size` px: `massey` (128, the first revision, which the
+    committed boards were run on) or `massey-224` (the pretrained nets' own input size; the
+    400-px sources are never upscaled)."""
+    return replace(_CARD, name="massey" if size == 128 else f"massey-{size}", image_size=size, notes=(
+        "Signer ids are '1'..'5' (hand1..hand5). Signers 3 and 4 have only 5 images per class, so the "
+        f"small-class policy caps S there. Images are 400x400 JPEGs resized to {size}x{size} RGB"
+        + (" (revision 1; `massey-224` keeps the pretrained nets' 224 px)." if size == 128 else
+           " (revision 2: the input size of mediapipe-handnet and imagenet-efficientnet-lite0; `massey` is "
+           "the 128-px revision 1, kept so boards run on it still verify).")))
+
+
+_CARD = DatasetCard(
     name="massey",
     title="Massey 2D Static ASL Hand Gestures",
     description=(
@@ -42,11 +57,9 @@ CARD = DatasetCard(
     default_raw="massey",
     image_size=128,
     condition_column="view",
-    notes=(
-        "Signer ids are '1'..'5' (hand1..hand5). Signers 3 and 4 have only 5 images per class, "
-        "so the small-class policy caps S there. Images are 400x400 JPEGs resized to 128x128 RGB."
-    ),
 )
+CARD = massey_card(128)
+CARD_224 = massey_card(224)
 
 
 class Massey(DatasetBuilder):
@@ -67,8 +80,8 @@ class Massey(DatasetBuilder):
             else:
                 files.append(path)
         with progress_bar() as bar:
-            task = bar.add_task("preparing massey", total=len(files))
-            for path, image, error in encode_files(files, CARD.image_size, "RGB"):
+            task = bar.add_task(f"preparing {self.card.name}", total=len(files))
+            for path, image, error in encode_files(files, self.card.image_size, "RGB"):
                 bar.advance(task)
                 m = FILE_RE.match(path.name)
                 assert m is not None
@@ -82,3 +95,9 @@ class Massey(DatasetBuilder):
                     "condition": m["view"],
                     "image": image,
                 }
+
+
+class Massey224(Massey):
+    """Massey at 224 px: the revision the pretrained nets see at their own resolution."""
+
+    card: ClassVar[DatasetCard] = CARD_224

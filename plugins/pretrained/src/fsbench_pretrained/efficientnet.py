@@ -153,16 +153,24 @@ class EfficientNetLite0Backbone(PoseBackbone):
         blob = json.dumps({"weights_sha256": self.pretrained["sha256"], **self.config()}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
-    def prepare(self, images: Tensor) -> Tensor:
-        """(N, 1|3, H, W) in [0, 1] → the network's normalised (N, 3, S, S) input, channels-last."""
+    def prepare(self, images: Tensor, size: int | None = None) -> Tensor:
+        """(N, 1|3, H, W) in [0, 1] → the network's normalised (N, 3, S, S) input, channels-last;
+        S is `size` when given (a trainer running the net smaller), else `input_size`."""
         if images.ndim != 4 or images.shape[1] not in (1, 3):
             raise FsbenchError(f"imagenet-efficientnet-lite0 takes (N, 1|3, H, W) images, not {tuple(images.shape)}")
         x = images.float()
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
-        if tuple(x.shape[-2:]) != self.input_size:
-            x = F.interpolate(x, size=self.input_size, mode="bilinear", align_corners=False, antialias=True)
+        side = (size, size) if size else self.input_size
+        if tuple(x.shape[-2:]) != side:
+            x = F.interpolate(x, size=side, mode="bilinear", align_corners=False, antialias=True)
         return ((x * 255 - MEAN_RGB) / STDDEV_RGB).contiguous(memory_format=torch.channels_last)
+
+    def stages(self) -> list[nn.Module]:
+        """Stem, the seven block stages, then head conv + pooling → (N, 1280): `features` in pieces,
+        for trainers that freeze the first ones (the modules are the network's own)."""
+        m = self.module
+        return [nn.Sequential(m.conv_stem, m.bn1), *m.blocks, nn.Sequential(m.conv_head, m.bn2, m.global_pool)]
 
     def features(self, images: Tensor) -> Tensor:
         pooled = [self.module.forward_head(self.module.forward_features(x), pre_logits=True)

@@ -27,7 +27,7 @@ from torch.nn import functional as F
 
 from fsbench.api import PoseBackbone
 from fsbench.errors import FsbenchError
-from fsbench_pretrained.tflite_graph import TfliteModule, convert
+from fsbench_pretrained.tflite_graph import GraphStage, TfAdd, TfliteModule, convert, cut_points
 
 VARIANTS = ("full", "lite")
 NET_SIZE = 224
@@ -91,14 +91,14 @@ def load_handnet(variant: str = "full") -> tuple[HandNet, str]:
     return HandNet(copy.deepcopy(_CONVERTED[key])), sha
 
 
-def to_net_input(images: Tensor) -> Tensor:
-    """(N, 1|3, H, W) in [0, 1] → (N, 3, 224, 224) channels_last: grey repeated to RGB, other
+def to_net_input(images: Tensor, size: int = NET_SIZE) -> Tensor:
+    """(N, 1|3, H, W) in [0, 1] → (N, 3, size, size) channels_last: grey repeated to RGB, other
     sizes resized bilinearly (antialiased, so downscaling Massey's 400 px does not alias)."""
     if images.ndim != 4 or images.shape[1] not in (1, 3):
         raise FsbenchError(f"mediapipe-handnet takes (N, 1|3, H, W) images, got shape {tuple(images.shape)}")
     x = images.float().expand(-1, 3, -1, -1)
-    if x.shape[-2:] != (NET_SIZE, NET_SIZE):
-        x = F.interpolate(x, size=(NET_SIZE, NET_SIZE), mode="bilinear", align_corners=False, antialias=True)
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     return x.contiguous(memory_format=torch.channels_last)
 
 
@@ -148,6 +148,19 @@ class HandNetBackbone(PoseBackbone):
         presence = torch.cat([o.presence for o in outs])
         scale = marks.new_tensor([images.shape[-1] / NET_SIZE, images.shape[-2] / NET_SIZE])
         return torch.cat([marks[..., :2] * scale, presence[:, None, None].expand(-1, NUM_KEYPOINTS, 1)], dim=-1)
+
+    def prepare(self, images: Tensor, size: int | None = None) -> Tensor:
+        """[0, 1] images → the net's input at `size` px (default its own 224): the convolutions and
+        the pooling run at any size, so a trainer may run the net smaller to save time."""
+        return to_net_input(images, size or NET_SIZE)
+
+    def stages(self) -> list[nn.Module]:
+        """The bottleneck's path in pieces that end at a residual block (`tflite_graph.GraphStage`),
+        the last one ending in the pooled (N, feature_dim) features; the heads after it are left out."""
+        graph = self.module.graph
+        pooled = next(k for k, (_, out, _) in enumerate(graph.plan) if out == graph.output_slots[0])
+        ends = [k for k in cut_points(graph) if k < pooled and isinstance(graph.layers[k], TfAdd)] + [pooled]
+        return [GraphStage(graph, a + 1, b + 1) for a, b in zip([-1, *ends[:-1]], ends)]
 
     def config(self) -> dict[str, Any]:
         return {"backbone": "mediapipe-handnet", "variant": self.variant, "input_size": self.input_size,

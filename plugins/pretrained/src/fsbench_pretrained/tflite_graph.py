@@ -281,6 +281,38 @@ class TfliteModule(nn.Module):
         return tuple(env[i] for i in self.output_slots)
 
 
+class GraphStage(nn.Module):
+    """Layers [start, end) of a converted graph, entered by one tensor and leaving one: a piece of
+    the network a trainer can freeze, or train alone on cached activations of the pieces before it.
+    It shares the graph's layers (the same parameters), so training a stage trains the graph."""
+
+    def __init__(self, graph: TfliteModule, start: int, end: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(graph.layers[start:end])
+        self.plan = graph.plan[start:end]
+        self.in_slot = graph.input_slot if start == 0 else graph.plan[start - 1][1]
+        self.out_slot = graph.plan[end - 1][1]
+
+    def forward(self, x: Tensor) -> Tensor:
+        env: dict[int, Tensor] = {self.in_slot: x}
+        for layer, (ins, out, free) in zip(self.layers, self.plan):
+            env[out] = layer(*(env[i] for i in ins))
+            for i in free:
+                env.pop(i, None)
+        return env[self.out_slot]
+
+
+def cut_points(graph: TfliteModule) -> list[int]:
+    """Layer positions after which exactly one computed tensor is alive: where a graph can be cut
+    into `GraphStage`s (a residual block's ADD, a plain conv chain, a pooling)."""
+    live, cuts = {graph.input_slot}, []
+    for k, (ins, out, free) in enumerate(graph.plan):
+        live = (live | {out}) - set(free)
+        if len(live) == 1:
+            cuts.append(k)
+    return cuts
+
+
 def convert(data: bytes, outputs: Sequence[str] | None = None) -> TfliteModule:
     """Convert a .tflite flatbuffer; `outputs` names the tensors to return (default: the graph's
     outputs, in order) and may name intermediate ones, e.g. a pooled bottleneck."""

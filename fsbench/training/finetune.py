@@ -1,0 +1,261 @@
+"""One fine-tuning trainer for every registered backbone that exposes its network in stages.
+
+    net = finetuned(backbone_factory, starting, recipe, objective_factory, train_view, seed, key)
+
+trains (or loads, through the one trained-model cache) a pretrained network on a fold's training
+view: the last `recipe.stages` stages of `fsbench.api.Finetunable.stages()` train (−1: all, 0:
+none — the head alone), the ones before stay frozen in eval mode; an `Objective` (objectives.py:
+cross-entropy with label smoothing over a cosine or linear head, a method's episodic loss, or a
+method's own) gives the loss; AdamW (backbone `lr`, the objective's parameters `head_lr`, weight
+decay on both) under linear warm-up then one cosine; gradients accumulated over `accumulate`
+micro-batches; augmentation on tensors (`augment.Augment`, flips where the card allows).
+
+The CPU path: with `views = K > 0` and a frozen trunk, each image is augmented K times with fixed
+seeded parameters and run through the trunk once per view before training; every epoch then
+trains only the top stages on a random one of those K cached activations per image (fp16), so an
+epoch costs the top stages' forward and backward alone (docs/baselines.md, bench/finetune_cpu.py).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from fsbench.api import Finetunable
+from fsbench.data.dataset import DatasetView
+from fsbench.errors import FsbenchError
+from fsbench.progress import progress_bar
+from fsbench.training.augment import Augment
+from fsbench.training.cache import cache_key, model_path, train_or_load
+from fsbench.training.objectives import Objective
+
+VERSION = 1
+#: images per forward pass when embedding or caching trunk activations
+CHUNK = 64
+#: non-finite steps a run may skip before it counts as diverged (as the one loop)
+MAX_BAD_STEPS = 10
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a pretrained network is fine-tuned (issue 22's GPU calibration, by default)."""
+
+    epochs: int = 15
+    batch_size: int = 64  # images per micro-batch
+    accumulate: int = 1  # micro-batches per optimiser step
+    lr: float = 3e-4  # the backbone's peak rate
+    head_lr: float = 3e-3  # the objective's own parameters (a classifier head)
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    head: str = "cosine"  # cosine | linear (the cross-entropy objective's head)
+    cosine_scale: float = 10.0
+    stages: int = -1  # trainable last stages: −1 all, 0 none (frozen backbone, head only), k the last k
+    views: int = 0  # K > 0 with a frozen trunk: K fixed augmented views, trunk run once per view
+    size: int = 224  # the side the network runs at
+    augment: bool = True
+
+    @classmethod
+    def from_config(cls, values: Mapping[str, Any], where: str = "recipe") -> "Recipe":
+        """A recipe from a config's mapping of overrides; a wrong key or type is one line."""
+        if not isinstance(values, Mapping):
+            raise FsbenchError(f"{where} must be an object of recipe settings, not {values!r}")
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise FsbenchError(f"{where} has no setting(s) {unknown}; known: {sorted(known)}")
+        for key, value in values.items():
+            default = getattr(cls, key)
+            ok = isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int))
+            if not ok or isinstance(value, bool) != isinstance(default, bool):
+                raise FsbenchError(f"{where}.{key} expects {type(default).__name__}, not {value!r}")
+        recipe = cls(**dict(values))
+        if recipe.epochs < 1 or recipe.batch_size < 2 or recipe.accumulate < 1 or recipe.size < 16 or recipe.views < 0:
+            raise FsbenchError(f"{where}: epochs ≥ 1, batch_size ≥ 2, accumulate ≥ 1, size ≥ 16 and views ≥ 0, "
+                               f"not {asdict(recipe)}")
+        return recipe
+
+    def rate(self, epoch: float) -> float:
+        """The backbone's rate at a fractional epoch: linear warm-up, then one cosine to 0."""
+        if epoch < self.warmup_epochs:
+            return self.lr * epoch / self.warmup_epochs
+        t = min((epoch - self.warmup_epochs) / max(self.epochs - self.warmup_epochs, 1e-12), 1.0)
+        return 0.5 * self.lr * (1 + math.cos(math.pi * t))
+
+
+class StagedNet(nn.Module):
+    """A `Finetunable` backbone's stages as one network: `trunk` (frozen, no gradient) then `top`."""
+
+    def __init__(self, backbone: Finetunable, trainable: int, size: int) -> None:
+        super().__init__()
+        if not isinstance(backbone, Finetunable):
+            raise FsbenchError(f"backbone {type(backbone).__name__} has no stages() and prepare(); it cannot be "
+                               "fine-tuned (fsbench.api.Finetunable)")
+        self.stages = nn.ModuleList(backbone.stages())
+        n = len(self.stages)
+        self.cut = 0 if trainable < 0 else n - min(int(trainable), n)
+        self.size, self._prepare = int(size), backbone.prepare
+        for p in self.stages[: self.cut].parameters():
+            p.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> "StagedNet":
+        super().train(mode)
+        for stage in self.stages[: self.cut]:  # frozen stages keep their running statistics
+            stage.eval()
+        return self
+
+    def trunk(self, images: Tensor) -> Tensor:
+        """[0, 1] images → the activation entering the first trainable stage (no gradient)."""
+        with torch.no_grad():
+            h = self._prepare(images, self.size)
+            for stage in self.stages[: self.cut]:
+                h = stage(h)
+        return h
+
+    def top(self, h: Tensor) -> Tensor:
+        for stage in self.stages[self.cut :]:
+            h = stage(h)
+        return h.flatten(1)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.top(self.trunk(images))
+
+
+class Finetuned(nn.Module):
+    """What the cache holds: the staged network and the objective (its head) trained with it."""
+
+    def __init__(self, net: StagedNet, objective: Objective) -> None:
+        super().__init__()
+        self.net, self.objective = net, objective
+
+    @torch.no_grad()
+    def embed(self, view: DatasetView, mode: str = "RGB") -> Tensor:
+        """Pooled features of every image of `view` (decoded at its stored size), in view order."""
+        self.eval()
+        size = view.dataset.card.image_size if view.dataset.card is not None else self.net.size
+        chunks = [self.net(x) for x in view.tensors(size, mode, CHUNK)]
+        return torch.cat(chunks) if chunks else torch.empty(0, 0)
+
+
+def finetuned(make_backbone: Callable[[], Finetunable], starting: str, recipe: Recipe,
+              make_objective: Callable[[int, int], Objective], train: DatasetView, seed: int,
+              identity: Any, kind: str = "finetune") -> tuple[Finetuned, dict[str, Any]]:
+    """(trained network, meta): trained on `train` or loaded from the cache.
+
+    `starting` names the starting weights (the backbone's fingerprint); `make_objective(dim,
+    classes)` builds a fresh objective; `identity` is what else keys the weights (the method's
+    loss settings). Saved meta: train_seconds, and whether this call trained.
+    """
+    labels = np.unique(train.labels, return_inverse=True)[1].astype(np.int64)
+    classes = int(labels.max()) + 1 if len(labels) else 0
+    probe = make_objective(1, max(classes, 1))
+    key = cache_key("finetune", VERSION, kind, starting, asdict(recipe), probe.identity(), identity,
+                    Augment.for_card(train.dataset.card) if recipe.augment else None, train.fingerprint, int(seed))
+    trained: list[bool] = []
+
+    def build(meta: dict[str, Any]) -> Finetuned:
+        backbone = make_backbone()
+        dim = int(getattr(backbone, "feature_dim"))
+        return Finetuned(StagedNet(backbone, recipe.stages, recipe.size), make_objective(dim, meta["classes"]))
+
+    def fit(model: Finetuned) -> dict[str, Any]:
+        start = time.perf_counter()
+        size = train.dataset.card.image_size if train.dataset.card is not None else recipe.size
+        images = torch.from_numpy(np.ascontiguousarray(train.images(size, "RGB"))).permute(0, 3, 1, 2)
+        augment = Augment.for_card(train.dataset.card) if recipe.augment else Augment.off()
+        run(model, images, labels, recipe, augment, seed)
+        trained.append(True)
+        return {"train_seconds": round(time.perf_counter() - start, 2)}
+
+    model, meta = train_or_load(model_path(kind, "finetune", key), key, build, fit, {"classes": classes}, seed=seed)
+    return model, {**meta, "cached": not trained}
+
+
+def run(model: Finetuned, images: Tensor, labels: np.ndarray, recipe: Recipe, augment: Augment, seed: int) -> None:
+    """Train `model` in place on uint8 (N, C, H, W) `images` with labels 0..C−1."""
+    net, objective = model.net, model.objective
+    rng = np.random.default_rng([seed, 22])
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.from_numpy(labels)
+    cached = recipe.views > 0 and net.cut > 0
+    views = _trunk_views(net, images, augment, recipe.views, gen) if cached else None
+
+    def loss(idx: np.ndarray) -> Tensor:
+        if views is not None:  # a random one of each image's K cached views
+            pick = torch.randint(len(views), (len(idx),), generator=gen)
+            h = views[pick, torch.from_numpy(idx)].float()
+        else:
+            h = net.trunk(augment(images[torch.from_numpy(idx)].float().div_(255), gen))
+        return objective.loss(net.top(h), y[torch.from_numpy(idx)])
+
+    groups = [{"params": [p for p in net.parameters() if p.requires_grad], "scale": 1.0},
+              {"params": list(objective.parameters()), "scale": recipe.head_lr / recipe.lr}]
+    _fit(model, groups, lambda epoch: objective.batches(labels, recipe.batch_size, rng), loss, recipe)
+
+
+def _trunk_views(net: StagedNet, images: Tensor, augment: Augment, k: int, gen: torch.Generator) -> Tensor:
+    """(K, N, …) fp16 trunk activations of K augmented copies of every image (the first copy plain
+    when augmentation is off: then every view is the same and one is computed)."""
+    k = k if augment.active else 1
+    out = None
+    net.eval()
+    with progress_bar() as bar:
+        task = bar.add_task("caching trunk activations", total=k * len(images), unit="images")
+        for v in range(k):
+            for start in range(0, len(images), CHUNK):
+                x = augment(images[start : start + CHUNK].float().div_(255), gen)
+                h = net.trunk(x).to(torch.float16)
+                if out is None:
+                    out = torch.empty((k, len(images), *h.shape[1:]), dtype=torch.float16)
+                out[v, start : start + len(h)] = h
+                bar.advance(task, len(h))
+    assert out is not None
+    return out
+
+
+def _fit(model: nn.Module, groups: list[dict[str, Any]], batches: Callable[[int], list[np.ndarray]],
+         loss_fn: Callable[[np.ndarray], Tensor], recipe: Recipe) -> None:
+    """AdamW under warm-up + cosine with accumulation: the thin call that becomes the one loop's
+    `fsbench.training.loop.fit(model, plan, loss_fn, optimizer=adamw, schedule=cosine, accumulate=…)`."""
+    live = [g for g in groups if g["params"]]
+    opt = torch.optim.AdamW([{"params": g["params"]} for g in live], lr=recipe.lr, weight_decay=recipe.weight_decay)
+    scales = [g["scale"] for g in live]
+    params = [p for g in live for p in g["params"]]
+    model.train()
+    bad = 0
+    with progress_bar() as bar, torch.enable_grad():
+        task = None
+        for epoch in range(recipe.epochs):
+            micro = batches(epoch)
+            steps = max(1, len(micro) // recipe.accumulate)
+            if task is None:
+                task = bar.add_task("fine-tuning", total=recipe.epochs * steps, unit="steps")
+            for step in range(steps):
+                for g, s in zip(opt.param_groups, scales):
+                    g["lr"] = recipe.rate(epoch + step / steps) * s
+                opt.zero_grad(set_to_none=True)
+                finite = True
+                for idx in micro[step * recipe.accumulate : (step + 1) * recipe.accumulate]:
+                    loss = loss_fn(idx)
+                    if not bool(torch.isfinite(loss)):
+                        finite = False
+                        continue
+                    (loss / recipe.accumulate).backward()
+                finite = finite and bool(torch.isfinite(nn.utils.get_total_norm(
+                    [p.grad for p in params if p.grad is not None])))
+                bar.advance(task)
+                if not finite:
+                    bad += 1
+                    if bad > MAX_BAD_STEPS:
+                        raise FsbenchError(f"fine-tuning diverged ({bad} steps with a non-finite loss or gradient); "
+                                           "lower recipe.lr")
+                    continue
+                opt.step()
+    model.eval()
