@@ -7,8 +7,9 @@ view: the last `recipe.stages` stages of `fsbench.api.Finetunable.stages()` trai
 none — the head alone), the ones before stay frozen in eval mode; an `Objective` (objectives.py:
 cross-entropy with label smoothing over a cosine or linear head, a method's episodic loss, or a
 method's own) gives the loss; AdamW (backbone `lr`, the objective's parameters `head_lr`, weight
-decay on both) under linear warm-up then one cosine; gradients accumulated over `accumulate`
-micro-batches; augmentation on tensors (`augment.Augment`, flips where the card allows).
+decay on both) under linear warm-up then one cosine, gradients accumulated over `accumulate`
+micro-batches — all in the one loop (`fsbench.training.loop.fit`); augmentation on tensors
+(`augment.Augment`, flips where the card allows).
 
 The CPU path: with `views = K > 0` and a frozen trunk, each image is augmented K times with fixed
 seeded parameters and run through the trunk once per view before training; every epoch then
@@ -18,7 +19,6 @@ epoch costs the top stages' forward and backward alone (docs/baselines.md, bench
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
@@ -34,13 +34,14 @@ from fsbench.errors import FsbenchError
 from fsbench.progress import progress_bar
 from fsbench.training.augment import Augment
 from fsbench.training.cache import cache_key, model_path, train_or_load
+from fsbench.training.loop import Plan, fit
 from fsbench.training.objectives import Objective
+from fsbench.training.optim import OptimizerSpec
+from fsbench.training.schedule import WarmupCosine
 
 VERSION = 1
 #: images per forward pass when embedding or caching trunk activations
 CHUNK = 64
-#: non-finite steps a run may skip before it counts as diverged (as the one loop)
-MAX_BAD_STEPS = 10
 
 
 @dataclass(frozen=True)
@@ -81,13 +82,6 @@ class Recipe:
             raise FsbenchError(f"{where}: epochs ≥ 1, batch_size ≥ 2, accumulate ≥ 1, size ≥ 16 and views ≥ 0, "
                                f"not {asdict(recipe)}")
         return recipe
-
-    def rate(self, epoch: float) -> float:
-        """The backbone's rate at a fractional epoch: linear warm-up, then one cosine to 0."""
-        if epoch < self.warmup_epochs:
-            return self.lr * epoch / self.warmup_epochs
-        t = min((epoch - self.warmup_epochs) / max(self.epochs - self.warmup_epochs, 1e-12), 1.0)
-        return 0.5 * self.lr * (1 + math.cos(math.pi * t))
 
 
 class StagedNet(nn.Module):
@@ -165,7 +159,7 @@ def finetuned(make_backbone: Callable[[], Finetunable], starting: str, recipe: R
         dim = int(getattr(backbone, "feature_dim"))
         return Finetuned(StagedNet(backbone, recipe.stages, recipe.size), make_objective(dim, meta["classes"]))
 
-    def fit(model: Finetuned) -> dict[str, Any]:
+    def train_fn(model: Finetuned) -> dict[str, Any]:
         start = time.perf_counter()
         size = train.dataset.card.image_size if train.dataset.card is not None else recipe.size
         images = torch.from_numpy(np.ascontiguousarray(train.images(size, "RGB"))).permute(0, 3, 1, 2)
@@ -174,7 +168,7 @@ def finetuned(make_backbone: Callable[[], Finetunable], starting: str, recipe: R
         trained.append(True)
         return {"train_seconds": round(time.perf_counter() - start, 2)}
 
-    model, meta = train_or_load(model_path(kind, "finetune", key), key, build, fit, {"classes": classes}, seed=seed)
+    model, meta = train_or_load(model_path(kind, "finetune", key), key, build, train_fn, {"classes": classes}, seed=seed)
     return model, {**meta, "cached": not trained}
 
 
@@ -195,9 +189,14 @@ def run(model: Finetuned, images: Tensor, labels: np.ndarray, recipe: Recipe, au
             h = net.trunk(augment(images[torch.from_numpy(idx)].float().div_(255), gen))
         return objective.loss(net.top(h), y[torch.from_numpy(idx)])
 
-    groups = [{"params": [p for p in net.parameters() if p.requires_grad], "scale": 1.0},
-              {"params": list(objective.parameters()), "scale": recipe.head_lr / recipe.lr}]
-    _fit(model, groups, lambda epoch: objective.batches(labels, recipe.batch_size, rng), loss, recipe)
+    micro = lambda: objective.batches(labels, recipe.batch_size, rng)  # noqa: E731 - one epoch's micro-batches
+    steps = max(1, len(objective.batches(labels, recipe.batch_size, np.random.default_rng(0))) // recipe.accumulate)
+    fit(model, Plan(recipe.epochs, steps, lambda epoch: micro()[: steps * recipe.accumulate]), loss,
+        optimizer=OptimizerSpec("adamw", weight_decay=recipe.weight_decay,
+                                lr_scale={"objective.": recipe.head_lr / recipe.lr}),
+        schedule=WarmupCosine(recipe.epochs, recipe.warmup_epochs, recipe.lr),
+        accumulate=recipe.accumulate, after_step=objective.after_step, desc="fine-tuning",
+        advice="lower recipe.lr")
 
 
 def _trunk_views(net: StagedNet, images: Tensor, augment: Augment, k: int, gen: torch.Generator) -> Tensor:
@@ -218,44 +217,3 @@ def _trunk_views(net: StagedNet, images: Tensor, augment: Augment, k: int, gen: 
                 bar.advance(task, len(h))
     assert out is not None
     return out
-
-
-def _fit(model: nn.Module, groups: list[dict[str, Any]], batches: Callable[[int], list[np.ndarray]],
-         loss_fn: Callable[[np.ndarray], Tensor], recipe: Recipe) -> None:
-    """AdamW under warm-up + cosine with accumulation: the thin call that becomes the one loop's
-    `fsbench.training.loop.fit(model, plan, loss_fn, optimizer=adamw, schedule=cosine, accumulate=…)`."""
-    live = [g for g in groups if g["params"]]
-    opt = torch.optim.AdamW([{"params": g["params"]} for g in live], lr=recipe.lr, weight_decay=recipe.weight_decay)
-    scales = [g["scale"] for g in live]
-    params = [p for g in live for p in g["params"]]
-    model.train()
-    bad = 0
-    with progress_bar() as bar, torch.enable_grad():
-        task = None
-        for epoch in range(recipe.epochs):
-            micro = batches(epoch)
-            steps = max(1, len(micro) // recipe.accumulate)
-            if task is None:
-                task = bar.add_task("fine-tuning", total=recipe.epochs * steps, unit="steps")
-            for step in range(steps):
-                for g, s in zip(opt.param_groups, scales):
-                    g["lr"] = recipe.rate(epoch + step / steps) * s
-                opt.zero_grad(set_to_none=True)
-                finite = True
-                for idx in micro[step * recipe.accumulate : (step + 1) * recipe.accumulate]:
-                    loss = loss_fn(idx)
-                    if not bool(torch.isfinite(loss)):
-                        finite = False
-                        continue
-                    (loss / recipe.accumulate).backward()
-                finite = finite and bool(torch.isfinite(nn.utils.get_total_norm(
-                    [p.grad for p in params if p.grad is not None])))
-                bar.advance(task)
-                if not finite:
-                    bad += 1
-                    if bad > MAX_BAD_STEPS:
-                        raise FsbenchError(f"fine-tuning diverged ({bad} steps with a non-finite loss or gradient); "
-                                           "lower recipe.lr")
-                    continue
-                opt.step()
-    model.eval()

@@ -32,6 +32,9 @@ class Objective(nn.Module):
     def loss(self, features: Tensor, labels: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def after_step(self) -> None:
+        """Called after every optimiser step (e.g. to keep a learned scale in bounds)."""
+
     def batches(self, labels: np.ndarray, batch: int, rng: np.random.Generator) -> list[np.ndarray]:
         """One epoch's micro-batches: a permutation cut into `batch`-sized pieces, the ragged end
         dropped (BatchNorm needs more than one row), at least one."""
