@@ -96,18 +96,18 @@ class Folder(DatasetBuilder):
             raise DatasetError(f"--name {name!r} is a registered dataset; choose another name for your own data")
         if mode not in ("RGB", "L"):
             raise DatasetError(f"--mode {mode!r} must be RGB (colour) or L (grayscale)")
+        # colour hands at the pretrained nets' own 224 px (a 128-px copy costs frozen hand-net
+        # features nothing measurable but fine-tuning its detail); grayscale at 128
+        image_size = DEFAULT_SIZE[mode] if image_size is None else image_size
         low, high = IMAGE_SIDE
         if isinstance(image_size, bool) or not isinstance(image_size, int) or not low <= image_size <= high:
-            raise DatasetError(f"--size {image_size!r} must be a side in pixels from {low} to {high} (e.g. 128); "
+            raise DatasetError(f"--size {image_size!r} must be a side in pixels from {low} to {high} (e.g. 224); "
                                "images are stored as size×size squares")
         for flag, text in (("--title", title), ("--license", license)):
             if text is not None and (not text.strip() or any(ord(c) < 0x20 for c in text)):
                 raise DatasetError(f"{flag} {text!r} must be non-empty text on one line, e.g. --license CC-BY-4.0")
         self.pattern, self.regex = pattern, compile_pattern(pattern)
-        # colour hands at the pretrained nets' own 224 px (a 128-px copy costs frozen hand-net
-        # features nothing measurable but fine-tuning its detail); grayscale at 128
-        size = image_size if image_size is not None else (DEFAULT_SIZE[mode])
-        self.image_size, self.mode, self.title, self.license = int(size), mode, title, license
+        self.image_size, self.mode, self.title, self.license = int(image_size), mode, title, license
         self.card = self._card(name, (), ())  # the name now (prepare checks --out against it); the rest from the data
         self._files: list[tuple[Path, dict[str, str]]] = []
 
