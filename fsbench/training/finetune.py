@@ -30,8 +30,10 @@ from torch import Tensor, nn
 
 from fsbench.api import Finetunable
 from fsbench.data.dataset import DatasetView
+from fsbench.device import CPU, Placement
 from fsbench.errors import FsbenchError
 from fsbench.progress import progress_bar
+from fsbench.runtime import torch_threads
 from fsbench.training.augment import Augment
 from fsbench.training.cache import cache_key, model_path, train_or_load
 from fsbench.training.loop import Plan, fit
@@ -130,28 +132,32 @@ class Finetuned(nn.Module):
         self.net, self.objective = net, objective
 
     @torch.no_grad()
-    def embed(self, view: DatasetView, mode: str = "RGB") -> Tensor:
+    def embed(self, view: DatasetView, placement: Placement = CPU) -> Tensor:
         """Pooled features of every image of `view` (decoded at its stored size), in view order."""
         self.eval()
         size = view.dataset.card.image_size if view.dataset.card is not None else self.net.size
-        chunks = [self.net(x) for x in view.tensors(size, mode, CHUNK)]
+        with placement.autocast():
+            chunks = [self.net(placement.put(x)).float().cpu() for x in view.tensors(size, "RGB", CHUNK)]
         return torch.cat(chunks) if chunks else torch.empty(0, 0)
 
 
 def finetuned(make_backbone: Callable[[], Finetunable], starting: str, recipe: Recipe,
               make_objective: Callable[[int, int], Objective], train: DatasetView, seed: int,
-              identity: Any, kind: str = "finetune") -> tuple[Finetuned, dict[str, Any]]:
-    """(trained network, meta): trained on `train` or loaded from the cache.
+              identity: Any, kind: str = "finetune", placement: Placement = CPU,
+              threads: int = 0) -> tuple[Finetuned, dict[str, Any]]:
+    """(trained network on `placement`, meta): trained on `train` or loaded from the cache.
 
     `starting` names the starting weights (the backbone's fingerprint); `make_objective(dim,
     classes)` builds a fresh objective; `identity` is what else keys the weights (the method's
-    loss settings). Saved meta: train_seconds, and whether this call trained.
+    loss settings); `threads` the torch threads training runs with (0: as they are). Saved meta:
+    train_seconds; returned also whether this call trained.
     """
     labels = np.unique(train.labels, return_inverse=True)[1].astype(np.int64)
     classes = int(labels.max()) + 1 if len(labels) else 0
     probe = make_objective(1, max(classes, 1))
     key = cache_key("finetune", VERSION, kind, starting, asdict(recipe), probe.identity(), identity,
-                    Augment.for_card(train.dataset.card) if recipe.augment else None, train.fingerprint, int(seed))
+                    Augment.for_card(train.dataset.card) if recipe.augment else None, train.fingerprint, int(seed),
+                    threads=threads, **placement.compute())
     trained: list[bool] = []
 
     def build(meta: dict[str, Any]) -> Finetuned:
@@ -164,30 +170,35 @@ def finetuned(make_backbone: Callable[[], Finetunable], starting: str, recipe: R
         size = train.dataset.card.image_size if train.dataset.card is not None else recipe.size
         images = torch.from_numpy(np.ascontiguousarray(train.images(size, "RGB"))).permute(0, 3, 1, 2)
         augment = Augment.for_card(train.dataset.card) if recipe.augment else Augment.off()
-        run(model, images, labels, recipe, augment, seed)
+        with torch_threads(threads):
+            run(model, images, labels, recipe, augment, seed, placement)
         trained.append(True)
         return {"train_seconds": round(time.perf_counter() - start, 2)}
 
     model, meta = train_or_load(model_path(kind, "finetune", key), key, build, train_fn, {"classes": classes}, seed=seed)
-    return model, {**meta, "cached": not trained}
+    return placement.module(model).eval(), {**meta, "cached": not trained}
 
 
-def run(model: Finetuned, images: Tensor, labels: np.ndarray, recipe: Recipe, augment: Augment, seed: int) -> None:
-    """Train `model` in place on uint8 (N, C, H, W) `images` with labels 0..C−1."""
+def run(model: Finetuned, images: Tensor, labels: np.ndarray, recipe: Recipe, augment: Augment, seed: int,
+        placement: Placement = CPU) -> None:
+    """Train `model` in place on uint8 (N, C, H, W) `images` with labels 0..C−1 (kept on the CPU;
+    each batch, or its cached trunk activations, goes to `placement`)."""
+    model = placement.module(model)
     net, objective = model.net, model.objective
     rng = np.random.default_rng([seed, 22])
     gen = torch.Generator().manual_seed(seed)
     y = torch.from_numpy(labels)
     cached = recipe.views > 0 and net.cut > 0
-    views = _trunk_views(net, images, augment, recipe.views, gen) if cached else None
+    views = _trunk_views(net, images, augment, recipe.views, gen, placement) if cached else None
 
     def loss(idx: np.ndarray) -> Tensor:
+        rows = torch.from_numpy(idx)
         if views is not None:  # a random one of each image's K cached views
             pick = torch.randint(len(views), (len(idx),), generator=gen)
-            h = views[pick, torch.from_numpy(idx)].float()
+            h = placement.put(views[pick, rows]).float()
         else:
-            h = net.trunk(augment(images[torch.from_numpy(idx)].float().div_(255), gen))
-        return objective.loss(net.top(h), y[torch.from_numpy(idx)])
+            h = net.trunk(placement.put(augment(images[rows].float().div_(255), gen)))
+        return objective.loss(net.top(h), placement.put(y[rows]))
 
     micro = lambda: objective.batches(labels, recipe.batch_size, rng)  # noqa: E731 - one epoch's micro-batches
     steps = max(1, len(objective.batches(labels, recipe.batch_size, np.random.default_rng(0))) // recipe.accumulate)
@@ -195,11 +206,12 @@ def run(model: Finetuned, images: Tensor, labels: np.ndarray, recipe: Recipe, au
         optimizer=OptimizerSpec("adamw", weight_decay=recipe.weight_decay,
                                 lr_scale={"objective.": recipe.head_lr / recipe.lr}),
         schedule=WarmupCosine(recipe.epochs, recipe.warmup_epochs, recipe.lr),
-        accumulate=recipe.accumulate, after_step=objective.after_step, desc="fine-tuning",
+        placement=placement, accumulate=recipe.accumulate, after_step=objective.after_step, desc="fine-tuning",
         advice="lower recipe.lr")
 
 
-def _trunk_views(net: StagedNet, images: Tensor, augment: Augment, k: int, gen: torch.Generator) -> Tensor:
+def _trunk_views(net: StagedNet, images: Tensor, augment: Augment, k: int, gen: torch.Generator,
+                 placement: Placement) -> Tensor:
     """(K, N, …) fp16 trunk activations of K augmented copies of every image (the first copy plain
     when augmentation is off: then every view is the same and one is computed)."""
     k = k if augment.active else 1
@@ -210,7 +222,8 @@ def _trunk_views(net: StagedNet, images: Tensor, augment: Augment, k: int, gen: 
         for v in range(k):
             for start in range(0, len(images), CHUNK):
                 x = augment(images[start : start + CHUNK].float().div_(255), gen)
-                h = net.trunk(x).to(torch.float16)
+                with placement.autocast():
+                    h = net.trunk(placement.put(x)).to(torch.float16).cpu()
                 if out is None:
                     out = torch.empty((k, len(images), *h.shape[1:]), dtype=torch.float16)
                 out[v, start : start + len(h)] = h
