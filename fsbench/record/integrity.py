@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from fsbench.api import canonical_hash
 from fsbench.errors import ResultsError
 from fsbench.record.document import read_results, write_results
 from fsbench.record.shots import shot_key, shots_in
@@ -194,6 +193,8 @@ def check_rows(results: dict[str, Any], source: str) -> None:
 def check_split(results: dict[str, Any], source: str) -> None:
     """The split manifest hash is the hash of the file's folds (as `split_manifest` makes it), its
     seed is the run's, and every episode row names one of its folds and a test signer of it."""
+    from fsbench.api import canonical_hash  # here: fsbench.api imports torch, and `fsbench leaderboard` must not
+
     split = results["split"]
     body = {"split": split["name"], "seed": split["seed"], "folds": split["folds"]}
     if canonical_hash(body) != split["manifest_sha256"]:
