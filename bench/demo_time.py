@@ -90,8 +90,8 @@ def hand2vec_budgets(spec: str, threads: int) -> list[dict]:
                 (home / "datasets").symlink_to(prepared / "datasets")
             out = home / "r.json"
             argv = [*FSBENCH, "run", "-m", "hand2vec", "-d", "omniglot", "-s", "unseen-class", "--shots", "1,5",
-                    "--ways", "20", "--episodes", "20", "--set", f"backbone_epochs={epochs}",
-                    "--set", f"backbone_max_images={images}", "--set", f"threads={threads}", "--out", str(out)]
+                    "--ways", "20", "--episodes", "20", "--set", f"backbone.epochs={epochs}",
+                    "--set", f"backbone.max_images={images}", "--set", f"threads={threads}", "--out", str(out)]
             wall, rss, _ = timed(argv, cold_env(home), ROOT)
             if not (prepared / "datasets").exists():
                 shutil.move(str(home / "datasets"), str(prepared / "datasets"))

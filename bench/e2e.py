@@ -28,13 +28,13 @@ def main() -> None:
     quick = common.quick_flag()
     fsbench = str(Path(sys.executable).with_name("fsbench"))
     base = [fsbench, "run", "--method", "hand2vec", "--dataset", "massey", "--split", "leave-signer-out",
-            "--episodes", "10" if quick else "100", "--set", f"keypoint_source={keypoint_source()}"]
+            "--episodes", "10" if quick else "100", "--set", f"backbone.keypoint_source={keypoint_source()}"]
     if quick:
-        base += ["--set", "backbone_epochs=1", "--set", "head_epochs=5"]
+        base += ["--set", "backbone.epochs=1", "--set", "head.epochs=5"]
     runs = [
         ("cold (fresh cache)", ["--shots", "1,5"]),
         ("warm (same command)", ["--shots", "1,5"]),
-        ("different head (f=8)", ["--shots", "1,5", "--set", "features=8"]),
+        ("different head (f=8)", ["--shots", "1,5", "--set", "head.features=8"]),
         ("different S", ["--shots", "2,10"]),
     ]
     rows = []

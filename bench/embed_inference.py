@@ -48,9 +48,9 @@ def keypoint_source() -> str:
 def fit(quick: bool):
     data = resolve_dataset("massey")
     folds = registry.get("splits", "leave-signer-out")().folds(data, 0)
-    config = {"keypoint_source": keypoint_source()}
+    config = {"backbone.keypoint_source": keypoint_source()}
     if quick:
-        config.update(backbone_epochs=1, head_epochs=10)
+        config.update({"backbone.epochs": 1, "head.epochs": 10})
     method = make_method("hand2vec", config)
     method.fit(data.view(folds[0].train), 0)
     return data, folds[0], method, config
@@ -148,7 +148,7 @@ def main() -> None:
     cols = ["variant", "batch-1 ms", "batch-256 img/s", "× eager", "max |Δ|", "top-1 S=1", "Δpt S=1",
             "top-1 S=5", "Δpt S=5", "prepare s"]
     common.show(f"hand2vec embedding inference, Massey {fold.name}, {common.THREADS} threads "
-                f"(keypoints: {config['keypoint_source']})", rows, cols)
+                f"(keypoints: {config['backbone.keypoint_source']})", rows, cols)
     print(f"fastest within 0.5 pt: {best['variant']} at {best['batch-256 img/s']} img/s")
     path = common.write("embed_inference", rows, {"fold": fold.name, "config": config, "test_images": len(test),
                                                   "episodes": episodes, "fastest_within_0.5pt": best["variant"]})

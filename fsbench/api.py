@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
@@ -18,6 +19,8 @@ import numpy as np
 
 from torch import Tensor, nn
 
+from fsbench import configs
+from fsbench.configs import Config
 from fsbench.device import CPU, Placement
 
 if TYPE_CHECKING:
@@ -210,9 +213,15 @@ class Method(ABC):
 
     name: ClassVar[str]
     version: ClassVar[str] = "0"
+    #: the method's typed config: a frozen `fsbench.configs.Config` dataclass whose fields (and
+    #: sections: backbone, head, train, classifier) hold every setting with its one default;
+    #: `self.config` is an instance of it, built from the run's overrides (`--set head.epochs=5`)
+    config_class: ClassVar[type[Config] | None] = None
+    #: the plain-dict alternative for plugins without a config class: key → default (checked
+    #: against the default's type, or `config_types` / `config_choices` / `config_ranges`)
     default_config: ClassVar[dict[str, Any]] = {}
-    #: a small override of default_config that `fsbench demo` uses (a few minutes on 2 cores);
-    #: empty means the method is too slow for the demo and is skipped there
+    #: a small override of the defaults (nested, or dotted keys) that `fsbench demo` uses (a few
+    #: minutes on 2 cores); empty means the method is too slow for the demo and is skipped there
     demo_config: ClassVar[dict[str, Any]] = {}
     #: a small override that makes `fit` take seconds on the tiny synthetic dataset: what the
     #: parametrised contract test (tests/test_registered.py) runs for every installed method
@@ -232,28 +241,50 @@ class Method(ABC):
     #: where fit and embed compute (fsbench.device): the run's, set by `place` before `fit`
     placement: Placement = CPU
 
-    #: what a config key accepts beyond its default's type (fsbench/configs.py): unions such as
+    #: plain-dict configs only (typed configs say it in their annotations): unions such as
     #: "auto"|int as `config_types = {"epochs": (str, int)}`, enums as `config_choices =
     #: {"mode": ("RGB", "L")}`, inclusive bounds as `config_ranges = {"size": (1, 512)}`
     config_types: ClassVar[dict[str, tuple[type, ...]]] = {}
     config_choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
     config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {}
-    #: keys added to `default_config` after entries of this version were published, each with the
-    #: value that keeps the old behaviour: at that value a key stays out of `config_hash`, so a
-    #: published entry's hash still names the same config (e.g. the prior's {"n0": 2.0})
+    #: plain-dict configs only: keys added to `default_config` after entries of this version were
+    #: published, each with the value that keeps the old behaviour: at that value a key stays out
+    #: of `config_hash`, so a published entry's hash still names the same config. (A typed config
+    #: is hashed whole; its older entries are migrated instead: fsbench/boards/migrate.py.)
     late_keys: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
-        from fsbench.configs import check_config
+    def __init__(self, config: Mapping[str, Any] | Config | None = None) -> None:
+        self.config: Any = self.make_config(config)
 
-        self.config: dict[str, Any] = check_config(
-            self.name, self.default_config, config, self.config_types, self.config_choices, self.config_ranges
-        )
+    @classmethod
+    def make_config(cls, overrides: Mapping[str, Any] | Config | None = None) -> Any:
+        """The config `overrides` (nested or dotted keys) make: a `config_class` instance, or for a
+        plain-dict method the checked dict. Wrong keys and values are one-line `ConfigError`s."""
+        if cls.config_class is not None:
+            return configs.build(cls.config_class, overrides, f"method {cls.name!r}")
+        return configs.check_config(cls.name, cls.default_config, overrides, cls.config_types,
+                                    cls.config_choices, cls.config_ranges)
+
+    @classmethod
+    def stored_config(cls, stored: Mapping[str, Any]) -> dict[str, Any]:
+        """A config as a board or results file stored it → today's form (a flat legacy config of a
+        typed method is migrated by its `legacy_keys`; values keep their meaning)."""
+        if cls.config_class is None:
+            return dict(stored)
+        return configs.as_dict(configs.from_stored(cls.config_class, stored, f"method {cls.name!r}"))
+
+    def config_dict(self) -> dict[str, Any]:
+        """The config in canonical JSON form: what results record and the config hash covers."""
+        return configs.as_dict(self.config) if isinstance(self.config, configs.Config) else dict(self.config)
 
     @property
     def config_hash(self) -> str:
-        kept = {k: v for k, v in self.config.items() if k not in self.late_keys or v != self.late_keys[k]}
-        return config_hash({"method": self.name, "version": self.version, **kept})
+        """The canonical hash of the whole config, with the method's name and version (a plain-dict
+        config leaves out its `late_keys` at their old values)."""
+        config = self.config_dict()
+        if not isinstance(self.config, configs.Config):
+            config = {k: v for k, v in config.items() if k not in self.late_keys or v != self.late_keys[k]}
+        return config_hash({"method": self.name, "version": self.version, **config})
 
     def place(self, placement: Placement) -> "Method":
         """Compute on `placement` (device, precision) from now on; returns self. A method hands it
@@ -282,7 +313,7 @@ class Method(ABC):
         return {
             "name": self.name,
             "version": self.version,
-            "config": self.config,
+            "config": self.config_dict(),
             "config_hash": self.config_hash,
             "support_source": self.support_source,
             "trains": self.trains,

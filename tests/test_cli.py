@@ -59,9 +59,10 @@ def test_list_shows_every_group():
 
 def test_config_file_and_overrides(tiny_dir, tmp_path):
     cfg = tmp_path / "c.json"
-    cfg.write_text(json.dumps({"size": 16}))
+    cfg.write_text(json.dumps({"size": 16, "classifier": {"n0": 3}}))
     out = tmp_path / "r.json"
     proc = fsbench("run", "-m", "pixels", "-d", str(tiny_dir), "-s", "leave-signer-out", "--shots", "1",
-                   "--episodes", "1", "--config", str(cfg), "--set", "mode=\"L\"", "--out", str(out))
+                   "--episodes", "1", "--config", str(cfg), "--set", "mode=\"L\"", "--set", "classifier.name=max",
+                   "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert read_results(out)["method"]["config"] == {"size": 16, "mode": "L", "classifier": "prototype"}
+    assert read_results(out)["method"]["config"] == {"size": 16, "mode": "L", "classifier": {"name": "max", "n0": 3.0}}

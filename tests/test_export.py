@@ -60,8 +60,8 @@ def test_hand2vec_features_use_onnx_runtime_within_tolerance(monkeypatch):
 def test_export_method_fits_one_fold_and_checks_parity(tiny_dir, tmp_path, monkeypatch):
     pytest.importorskip("fsbench_hand2vec")
     monkeypatch.setenv("FSBENCH_HOME", str(tmp_path / "home"))
-    config = {"backbone": "posenet", "keypoint_source": "none", "head_epochs": 2, "head_warmup_epochs": 0,
-              "head_batch_size": 16, "head_widths": [136], "features": 4}
+    config = {"backbone": {"name": "posenet", "keypoint_source": "none"},
+              "head": {"epochs": 2, "warmup_epochs": 0, "batch_size": 16, "widths": [136], "features": 4}}
     info = export_method("hand2vec", str(tiny_dir), "leave-signer-out", 1, tmp_path / "h2v.onnx", config)
     assert (tmp_path / "h2v.onnx").is_file() and info["fold"] == "signer=s2"
     assert info["images_checked"] > 0 and info["max_abs_diff"] < 1e-4

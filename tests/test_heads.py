@@ -9,7 +9,7 @@ import torch
 
 from fsbench import registry
 from fsbench.evaluation.classifiers import SimilarityClassifier
-from fsbench.heads import DualPathHead, LRSchedule, LinearDualPathLayer, pairwise_siamese_loss, train_head
+from fsbench.heads import DualPathHead, HeadConfig, LRSchedule, LinearDualPathLayer, pairwise_siamese_loss, train_head
 
 
 def test_dual_path_layer_keeps_residual_and_appends_channels():
@@ -81,9 +81,17 @@ def _blobs(n_per=30, classes=4, dim=16, seed=0):
     return centres[labels] + torch.randn(len(labels), dim, generator=g), labels
 
 
+def head_config(**values) -> HeadConfig:
+    """A complete head section (every value given, as a method's config gives it)."""
+    base = dict(name="dualpath", features=6, widths=None, dropout=0.5, input_norm=False, squeeze=0, alpha_min=0.0,
+                beta_weight=0.25, epochs=20, warmup_epochs=5, warmup_lr=1e-5, lr_max=0.1, lr_min=1e-4, batch_size=256,
+                momentum=0.9, weight_decay=5e-4)
+    return HeadConfig(**{**base, **values})
+
+
 def test_train_head_learns_and_is_deterministic():
     x, y = _blobs()
-    cfg = {"epochs": 6, "warmup_epochs": 1, "batch_size": 40, "lr_max": 0.05}
+    cfg = head_config(epochs=6, warmup_epochs=1, batch_size=40, lr_max=0.05)
     torch.manual_seed(0)
     h1 = train_head(DualPathHead(16, 6, widths=[24, 32]), x, y, cfg, seed=3)
     torch.manual_seed(0)
@@ -133,9 +141,8 @@ def test_alpha_floor_keeps_the_head_off_the_alpha_zero_saddle():
     assert head.alpha.item() == 1.0
     x, y = _blobs()
     x = x * 0 + torch.randn(1, 16)  # no signal at all: the loss alone shrinks α towards 0
-    cfg = {"epochs": 3, "warmup_epochs": 0}
-    free = train_head(DualPathHead(16, 4), x, y, {**cfg, "alpha_min": 0.0}, seed=0)
-    bounded = train_head(DualPathHead(16, 4), x, y, {**cfg, "alpha_min": 1.5}, seed=0)
+    free = train_head(DualPathHead(16, 4), x, y, head_config(epochs=3, warmup_epochs=0, alpha_min=0.0), seed=0)
+    bounded = train_head(DualPathHead(16, 4), x, y, head_config(epochs=3, warmup_epochs=0, alpha_min=1.5), seed=0)
     assert abs(free.alpha.item()) < 1.5 <= abs(bounded.alpha.item())
 
 

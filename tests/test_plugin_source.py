@@ -8,7 +8,8 @@ import inspect
 import pytest
 
 from fsbench import registry
-from fsbench.cli.plugin_source import Unreadable, read
+from fsbench.cli.plugin_source import Unreadable, class_reference, read
+from fsbench.configs import as_dict, flatten
 
 KINDS = ("methods", "backbones", "heads", "classifiers", "splits")
 WANTED = ("default_config", "config_auto")
@@ -33,10 +34,14 @@ def test_source_reading_equals_the_import(plugin):
 def test_our_methods_are_described_without_torch(plugin):
     try:
         _, attrs = read(plugin.value, WANTED, "Method")
+        found = class_reference(plugin.value, "config_class")
     except Unreadable as exc:
         pytest.fail(f"`fsbench info {plugin.name}` would import torch ({exc}): keep its default_config made of "
                     "literals, constants and spreads, or teach fsbench/cli/plugin_source.py the new form")
-    autos = {k for k, v in attrs["default_config"].items() if v == "auto"}
+    cls = plugin.load()
+    assert found == ((cls.config_class.__module__, cls.config_class.__name__) if cls.config_class else None)
+    defaults = flatten(as_dict(cls.config_class())) if cls.config_class else attrs["default_config"]
+    autos = {k for k, v in defaults.items() if v == "auto"}
     assert autos <= set(attrs.get("config_auto", {})), f"say what {sorted(autos)} resolve to in config_auto"
 
 

@@ -80,17 +80,27 @@ def test_through_the_runner_s0_is_the_prior_and_n0_zero_is_plain_prototypes(tiny
         return {k: v["top1"]["mean"] for k, v in res["metrics"].items()}
 
     plain = top1({"size": 8})
-    assert top1({"size": 8, "classifier": "prior-prototype", "n0": 0.0}) == plain  # pixels are unit-norm
-    kept = top1({"size": 8, "classifier": "prior-prototype", "n0": 50.0})
+    assert top1({"size": 8, "classifier": {"name": "prior-prototype", "n0": 0.0}}) == plain  # pixels are unit-norm
+    kept = top1({"size": 8, "classifier.name": "prior-prototype", "classifier.n0": 50.0})
     assert kept["S=0"] == plain["S=0"]  # the prior is the training signers' prototype, as plain S = 0 is
 
 
-@pytest.mark.parametrize("name", [n for n in registry.names("methods")
-                                  if "n0" in getattr(registry.get("methods", n), "default_config", {})])
-def test_n0_is_in_the_hash_only_when_it_is_moved(name):
-    from fsbench.evaluation.runner import make_method
+def _n0_key(name: str) -> str | None:
+    """Where a method's config keeps n0: `classifier.n0` in a typed config, `n0` in a plain dict."""
+    from fsbench.configs import as_dict, flatten
 
     cls = registry.get("methods", name)
+    config = cls.make_config()
+    keys = flatten(as_dict(config)) if cls.config_class else config
+    return next((k for k in ("classifier.n0", "n0") if k in keys), None)
+
+
+@pytest.mark.parametrize("name", [n for n in registry.names("methods") if _n0_key(n)])
+def test_n0_is_in_the_hash_of_every_embedding_method(name):
+    from fsbench.configs import flatten
+    from fsbench.evaluation.runner import make_method
+
+    key = _n0_key(name)
     base = make_method(name, {})
-    assert base.config["n0"] == cls.late_keys["n0"]
-    assert make_method(name, {"n0": base.config["n0"] + 1}).config_hash != base.config_hash
+    assert flatten(base.config_dict())[key] == 2.0  # the prior's n0, chosen with --dev
+    assert make_method(name, {key: 3.0}).config_hash != base.config_hash

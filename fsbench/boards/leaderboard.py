@@ -325,7 +325,8 @@ def _sort_key(entry: dict[str, Any], main: int | None) -> tuple:
 
 
 def find_entry(spec: str, boards_dir: Path) -> tuple[Path, dict[str, Any], dict[str, Any]]:
-    """(board path, board, entry) for `BOARD/METHOD[@CONFIG_HASH]` or `BOARD#RANK`."""
+    """(board path, board, entry) for `BOARD/METHOD[@CONFIG_HASH]` or `BOARD#RANK`; the hash may also be
+    the one an entry was published under before its config was migrated (`legacy_config_hash`)."""
     m = ENTRY.match(spec)
     if m is None:
         raise ResultsError(f"entry {spec!r} is not BOARD/METHOD[@CONFIG_HASH] or BOARD#RANK, "
@@ -339,7 +340,7 @@ def find_entry(spec: str, boards_dir: Path) -> tuple[Path, dict[str, Any], dict[
             raise ResultsError(f"board {board['name']} has {len(entries)} entries; no rank {rank}")
         return path, board, entries[rank - 1]
     found = [e for e in entries if e["method"]["name"] == m["method"]
-             and e["method"]["config_hash"].startswith(m["hash"] or "")]
+             and any(e["method"].get(k, "").startswith(m["hash"] or "") for k in ("config_hash", "legacy_config_hash"))]
     if len(found) != 1:
         names = ", ".join(f"{e['method']['name']}@{e['method']['config_hash'][:8]}" for e in entries) or "none"
         what = "no entry" if not found else f"{len(found)} entries (add @CONFIG_HASH)"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fsbench import registry
 from fsbench.errors import FsbenchError, ResultsError
 from fsbench.boards.leaderboard import find_entry, make_entry, read_board, resolve_board
 
@@ -40,7 +41,7 @@ class Verification:
 
 
 def request_for(board: dict[str, Any], entry: dict[str, Any], dataset: str | None = None):
-    """The `RunRequest` an entry's manifest describes."""
+    """The `RunRequest` an entry's manifest describes (a config stored before typed configs is migrated)."""
     from fsbench.record.shots import shots_of
     from fsbench.evaluation.runner import RunRequest
 
@@ -52,7 +53,7 @@ def request_for(board: dict[str, Any], entry: dict[str, Any], dataset: str | Non
         method=entry["method"]["name"], dataset=dataset or board["dataset"]["name"], split=board["split"]["name"],
         shots=shots_of(entry["metrics"]), episodes=man["episodes"], seed=man["seed"],
         ways=board["protocol"]["ways"], cross_condition=board["protocol"]["cross_condition"],
-        config=dict(entry["method"]["config"]),
+        config=registry.get("methods", entry["method"]["name"]).stored_config(entry["method"]["config"]),
     )
 
 

@@ -38,6 +38,10 @@ def parse_shots(value: str) -> list[int]:
 
 
 def load_config(path: Path | None, overrides: tuple[str, ...]) -> dict[str, Any]:
+    """`--config FILE` (JSON/TOML, nested tables or dotted keys) with each `--set KEY=VALUE` laid
+    over it (`--set head.epochs=5`): the nested overrides the method's typed config is built from."""
+    from fsbench.configs import merge, nest, parse_set
+
     config: dict[str, Any] = {}
     if path is not None:
         try:
@@ -50,15 +54,7 @@ def load_config(path: Path | None, overrides: tuple[str, ...]) -> dict[str, Any]
                 f"config file {path} holds a JSON {type(config).__name__}, not an object; "
                 'write {"key": value, ...}'
             )
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise FsbenchError(f"--set {item!r} must look like KEY=VALUE")
-        try:
-            config[key.strip()] = json.loads(raw)
-        except (ValueError, RecursionError):
-            config[key.strip()] = raw
-    return config
+    return merge(nest(config), nest(dict(parse_set(item) for item in overrides)))
 
 
 def known_names(methods: str | None, splits: str | None) -> None:

@@ -132,15 +132,18 @@ def demo_plan(names: list[str], episodes: int, jobs: int) -> str:
 def demo_budgets(names: list[str]) -> list[str]:
     """What the demo changes from each method's defaults (its `demo_config`), said before it runs:
     its numbers are below the published board's, and a reader should know why."""
+    from fsbench.configs import Config, as_dict, flatten, nest
+
     lines = []
     for name in names:
         cls = registry.get("methods", name)
-        changed = getattr(cls, "demo_config", {})
+        changed = flatten(nest(getattr(cls, "demo_config", {})))
         if not changed:
             continue
-        said = ", ".join(f"{k} {json.dumps(v)} (default {json.dumps(cls.default_config.get(k))})"
-                         for k, v in changed.items())
-        backbone = changed.get("backbone")
+        default = cls.make_config()
+        default = flatten(as_dict(default) if isinstance(default, Config) else default)
+        said = ", ".join(f"{k} {json.dumps(v)} (default {json.dumps(default.get(k))})" for k, v in changed.items())
+        backbone = changed.get("backbone.name", changed.get("backbone"))
         if backbone in registry.names("backbones"):
             said += f": it runs on frozen {backbone} features, not the backbone its boards use"
         lines.append(f"{name}: {said}")

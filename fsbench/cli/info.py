@@ -1,12 +1,14 @@
-"""`fsbench info NAME`: what a plugin is, from its own dataset card, docstring or config.
+"""`fsbench info NAME`: what a plugin is, from its own dataset card, docstring or config schema.
 
 A method, backbone, head, classifier or split is described from its source (fsbench.cli.plugin_source),
 without importing it: a method's module pulls in torch (10 s); only a dataset builder, which is
-light, is imported for its card.
+light, is imported for its card, and a method's typed config class from the module that defines it
+(a config module imports no torch), for its schema: every key with its type, default and doc.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 from rich.markup import escape
 
 from fsbench import paths, registry
-from fsbench.cli.plugin_source import Unreadable, read
+from fsbench.cli.plugin_source import Unreadable, class_reference, read
 from fsbench.errors import UnknownPluginError
 
 
@@ -75,11 +77,8 @@ def describe(name: str, kind: str | None = None) -> str:
             continue
         doc, attrs = metadata(plugin)
         parts.append(escape(doc))
-        if attrs.get("default_config"):
-            parts.append("default config: " + escape(json.dumps(attrs["default_config"], sort_keys=True)))
-        for key, meaning in (attrs.get("config_auto") or {}).items():
-            if (attrs.get("default_config") or {}).get(key) == "auto":
-                parts.append(escape(f'  "{key}": "auto" → {meaning}'))
+        if k == "methods":
+            parts += config_schema(config_of(plugin, attrs), attrs.get("config_auto") or {})
     return "\n".join(parts)
 
 
@@ -92,3 +91,30 @@ def metadata(plugin: registry.Plugin) -> tuple[str, dict[str, Any]]:
     except (Unreadable, OSError, SyntaxError, RecursionError):
         obj = plugin.load()
         return inspect.getdoc(obj) or "", {a: getattr(obj, a) for a in wanted if hasattr(obj, a)}
+
+
+def config_of(plugin: registry.Plugin, attrs: dict[str, Any]) -> Any:
+    """A method's default config: its typed config class's defaults — importing only the module
+    that defines the class (fsbench's own import no torch) — or its plain-dict `default_config`."""
+    try:
+        found = class_reference(plugin.value, "config_class")
+        config_class = getattr(importlib.import_module(found[0]), found[1]) if found else None
+    except (Unreadable, OSError, SyntaxError, RecursionError):
+        config_class = getattr(plugin.load(), "config_class", None)
+    return config_class() if config_class is not None else attrs.get("default_config") or {}
+
+
+def config_schema(config: Any, auto: dict[str, str]) -> list[str]:
+    """The config as a table — key (dotted: `--set KEY=VALUE`), type, default, one-line doc — and
+    what each "auto" default resolves to (`config_auto`)."""
+    from fsbench.configs import schema
+
+    rows = [(key, tp, json.dumps(default), doc, default) for key, tp, default, doc in schema(config)] if config else []
+    if not rows:
+        return []
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["", "config (--set KEY=VALUE, --config FILE):"]
+    for key, tp, text, doc, _ in rows:
+        lines.append(escape(f"  {key:<{widths[0]}}  {tp:<{widths[1]}}  {text:<{widths[2]}}  {doc}".rstrip()))
+    lines += [escape(f'  {key}: "auto" → {auto[key]}') for key, *_, default in rows if default == "auto" and key in auto]
+    return lines

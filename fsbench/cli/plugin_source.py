@@ -252,3 +252,26 @@ def read(value: str, attributes: tuple[str, ...], base: str | None = None) -> tu
         except AttributeError:
             pass
     return inspect.cleandoc(doc), found
+
+
+def class_reference(value: str, attribute: str) -> tuple[str, str] | None:
+    """(module, class name) of the class that the attribute `attribute` of entry point `module:Name`
+    names (e.g. a method's `config_class = Hand2VecConfig`), found in the source along the bases;
+    None when no class assigns it, or assigns None. Raises `Unreadable`."""
+    module, _, name = value.partition(":")
+    where, node = lookup(module, name)
+    if not isinstance(node, ast.ClassDef):
+        raise Unreadable(f"{value} is not a class")
+    for klass_module, klass in _mro(where, node):
+        found = _body(klass).get(attribute)
+        if found is None:
+            continue
+        if isinstance(found, ast.Constant) and found.value is None:
+            return None
+        if not isinstance(found, ast.Name):
+            raise Unreadable(f"{klass.name}.{attribute} is not a plain class name")
+        target_module, target = lookup(klass_module, found.id)
+        if not isinstance(target, ast.ClassDef):
+            raise Unreadable(f"{klass.name}.{attribute} does not name a class")
+        return target_module, target.name
+    return None

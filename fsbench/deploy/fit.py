@@ -47,5 +47,8 @@ def refit_from_results(results: dict[str, Any], fold: int = 0, dataset: str | No
             f"dataset {ds['name']!r} now has content hash {data.content_hash[:12]}… but the results were "
             f"made on {ds['content_hash'][:12]}…; prepare revision {ds['revision']} to refit this method"
         )
-    return fit_fold(results["method"]["name"], data, results["split"]["name"], fold,
-                    results["method"]["config"], int(results["split"]["seed"]), placement)
+    from fsbench import registry
+
+    name = results["method"]["name"]
+    config = registry.get("methods", name).stored_config(results["method"]["config"])  # older files: migrated
+    return fit_fold(name, data, results["split"]["name"], fold, config, int(results["split"]["seed"]), placement)

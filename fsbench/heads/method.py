@@ -10,7 +10,6 @@ from torch import Tensor
 
 from fsbench import registry
 from fsbench.api import LowShotClassifier, Method
-from fsbench.configs import PRIOR_DEFAULTS
 from fsbench.errors import FsbenchError
 from fsbench.heads.dualpath import DualPathHead
 from fsbench.heads.train import train_head
@@ -23,7 +22,7 @@ SQUEEZE_ABOVE, SQUEEZE_TO = 256, 128
 
 
 def resolve_squeeze(squeeze: int | str, in_features: int) -> int:
-    """`head_squeeze`: a width, 0 for none, or "auto" (SQUEEZE_TO when features are wide)."""
+    """`head.squeeze`: a width, 0 for none, or "auto" (SQUEEZE_TO when features are wide)."""
     if squeeze == "auto":
         return SQUEEZE_TO if in_features > SQUEEZE_ABOVE else 0
     return int(squeeze)
@@ -31,37 +30,32 @@ def resolve_squeeze(squeeze: int | str, in_features: int) -> int:
 
 class HeadMethod(Method):
     """A `Method` whose `fit` sets `self.head` by `fit_head`; classifies with the head's learned
-    α, β using the rule named by `config["classifier"]`.
+    α, β by the rule `config.classifier.name` names.
 
-    Config keys read here: `head` (a registered `fsbench.heads` entry, default dualpath),
-    `features` (f), `head_*` (architecture and the §3.1.2 recipe), `beta_weight`, `threads`.
+    Its config class has a `head` section (`fsbench.configs.sections.HeadConfig`: architecture, f
+    and the §3.1.2 recipe), a `classifier` section (`ClassifierConfig`: rule and n0) and `threads`;
+    `fit_head` hands `config.head` to `train_head` whole.
     """
 
     head: DualPathHead | None = None
 
-    def head_config(self) -> dict[str, Any]:
-        """The training recipe: every `head_*` key without its prefix, plus beta_weight."""
-        cfg = {k[len("head_"):]: v for k, v in self.config.items() if k.startswith("head_")}
-        return {**cfg, "beta_weight": self.config["beta_weight"]}
-
     def build_head(self, in_features: int, seed: int) -> DualPathHead:
         """A seeded, untrained head: the same seed gives the same initial weights."""
-        factory = registry.get("heads", self.config.get("head", "dualpath"))
+        h = self.config.head
+        factory = registry.get("heads", h.name)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return factory(in_features, self.config["features"], widths=self.config.get("head_widths"),
-                           dropout=self.config.get("head_dropout", 0.5),
-                           input_norm=self.config.get("head_input_norm", False),
-                           squeeze=resolve_squeeze(self.config.get("head_squeeze", 0), in_features))
+            return factory(in_features, h.features, widths=h.widths, dropout=h.dropout,
+                           input_norm=h.input_norm, squeeze=resolve_squeeze(h.squeeze, in_features))
 
     def fit_head(self, features: Tensor, labels: Tensor, seed: int, identity: str) -> DualPathHead:
         """Train (or load) the head on frozen `features`; `identity` names what the features are
         (backbone fingerprint + training rows), so a rerun with another S or episode count, or
         another fold sharing those features, trains nothing."""
         def train(head: DualPathHead) -> None:
-            train_head(head, features, labels, self.head_config(), seed, self.placement)
+            train_head(head, features, labels, self.config.head, seed, self.placement)
 
-        with torch_threads(self.config.get("threads", 0)):
+        with torch_threads(self.config.threads):
             # keyed by the threads, device and precision it trains with
             key = cache_key(self.name, identity, self.config_hash, seed, **self.placement.compute())
             head, _ = train_or_load(model_path("heads", self.name, key), key,
@@ -78,8 +72,8 @@ class HeadMethod(Method):
         if self.head is None:
             raise FsbenchError(f"{self.name}.make_classifier() called before fit(); call fit() first")
         # the rule takes what it needs: the head's learned α, β (eqs 3.24–3.26) or the prior's n0
-        return registry.classifier(self.config["classifier"], **self.head.learned(),
-                                   **{k: self.config[k] for k in PRIOR_DEFAULTS if k in self.config})
+        c = self.config.classifier
+        return registry.classifier(c.name, **self.head.learned(), n0=c.n0)
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()

@@ -7,7 +7,7 @@ rule compares shapes rather than brightness.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -15,9 +15,9 @@ from torch.nn import functional as F
 
 from fsbench import registry
 from fsbench.api import LowShotClassifier, Method
-from fsbench.configs import PRIOR_DEFAULTS, PRIOR_RANGES
 from fsbench.cost import TrainingWork
 from fsbench.data.dataset import DatasetView
+from fsbench.methods.config import PixelsConfig
 
 
 class Pixels(Method):
@@ -26,21 +26,14 @@ class Pixels(Method):
     name: ClassVar[str] = "pixels"
     version: ClassVar[str] = "1"
     trains: ClassVar[bool] = False
-    default_config: ClassVar[dict[str, Any]] = {
-        "size": 32,
-        "mode": "RGB",
-        "classifier": "prototype",  # any registered classifier, e.g. prior-prototype (with n0)
-        **PRIOR_DEFAULTS,
-    }
-    late_keys: ClassVar[dict[str, Any]] = PRIOR_DEFAULTS
-    config_choices: ClassVar[dict[str, tuple[Any, ...]]] = {"mode": ("RGB", "L")}
-    config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {"size": (2, 256), **PRIOR_RANGES}
+    config_class = PixelsConfig
+    config: PixelsConfig
 
     def training_work(self, train: DatasetView, seed: int) -> TrainingWork:
         return TrainingWork()
 
     def embed(self, view: DatasetView) -> Tensor:
-        chunks = [self.embed_tensor(b) for b in view.tensors(self.config["size"], self.config["mode"])]
+        chunks = [self.embed_tensor(b) for b in view.tensors(self.config.size, self.config.mode)]
         return torch.cat(chunks) if chunks else torch.empty(0, 0)
 
     def embed_tensor(self, images: Tensor) -> Tensor:
@@ -49,4 +42,4 @@ class Pixels(Method):
         return F.normalize(x - x.mean(dim=1, keepdim=True), dim=1)
 
     def make_classifier(self) -> LowShotClassifier:
-        return registry.classifier(self.config["classifier"], n0=self.config["n0"])
+        return registry.classifier(self.config.classifier.name, n0=self.config.classifier.n0)

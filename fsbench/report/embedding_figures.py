@@ -8,7 +8,7 @@ drawn as σ(x̄) in an (a, b) grid.
 
 The gradient maps need the optional capability `embed_tensor(images: Tensor) -> Tensor`, a
 differentiable embedding of float (N, C, H, W) images in [0, 1]; the images are read from the
-view at `method.config["size"]` / `["mode"]` unless the method defines `input_spec() -> (size, mode)`.
+view at the config's `size` / `mode` unless the method defines `input_spec() -> (size, mode)`.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def _input_spec(method: Method) -> tuple[int, str]:
     if callable(spec):
         size, mode = spec()
         return int(size), str(mode)
-    return int(method.config.get("size", 64)), str(method.config.get("mode", "RGB"))
+    config = method.config_dict()
+    return int(config.get("size", 64)), str(config.get("mode", "RGB"))
 
 
 def similarity_gradients(method: Any, images: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,7 @@ for a comment line.
 A trained method's `[[run]]` lists at least `TRAINED_SEEDS` seeds (its entry's, topped up with the
 smallest unused), so the next regeneration pools them; a method that trains nothing (the entry's
 `method.trains` is false) keeps its entry's seeds, since its seed only redraws episodes.
+Sections of a typed config are written as dotted keys (`head.epochs = 30`), one value a line.
 Values are written inline (`shots = [0, 1, 2, 4]`), which tomli-w does not do, so the file reads
 like the hand-written ones in docs/sweeps.md; tests read every file back with `tomllib`.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from fsbench.errors import ResultsError
+from fsbench.configs import flatten
 from fsbench.record.shots import shots_of
 from fsbench.record.text import comment_safe, toml_string
 
@@ -53,7 +55,7 @@ def board_sweep(board: dict[str, Any], boards: str = "leaderboards") -> str:
         run = {**run_of(entry), "seeds": board_seeds(entry)}
         config = run.pop("config")
         try:
-            lines += ["", "[[run]]", *assignments(run), "[run.config]", *assignments(config)]
+            lines += ["", "[[run]]", *assignments(run), "[run.config]", *assignments(flatten(config))]
         except TypeError as exc:
             m = entry["method"]
             raise ResultsError(
@@ -81,8 +83,13 @@ def run_of(entry: dict[str, Any]) -> dict[str, Any]:
         "seeds": list(entry.get("seeds") or [entry["manifest"]["seed"]]),
         "shots": shots_of(entry["metrics"]),
         "episodes": entry["manifest"]["episodes"],
-        "config": {k: v for k, v in entry["method"]["config"].items() if v is not None},
+        "config": without_nulls(entry["method"]["config"]),
     }
+
+
+def without_nulls(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` without its None values, in sections too (TOML has no null; None is their default)."""
+    return {k: without_nulls(v) if isinstance(v, dict) else v for k, v in config.items() if v is not None}
 
 
 def entry_cells(board: dict[str, Any], entry: dict[str, Any], out_dir: Path, dataset: str | None = None) -> list:
@@ -100,18 +107,22 @@ def entry_cells(board: dict[str, Any], entry: dict[str, Any], out_dir: Path, dat
 
 
 def assignments(table: dict[str, Any]) -> list[str]:
-    """`key = value` lines of a table of scalars, lists and inline tables (TypeError names the key)."""
+    """`key = value` lines of a table of scalars, lists and inline tables (TypeError names the key);
+    keys of nested sections are dotted (`head.epochs`)."""
     lines = []
     for k, v in table.items():
         try:
-            lines.append(f"{key_of(k)} = {value_of(v)}")
+            lines.append(f"{key_of(k, dotted=True)} = {value_of(v)}")
         except TypeError as exc:
             raise TypeError(f"{str(k)[:40]!r} = {json.dumps(v)[:80]}: {exc}") from None
     return lines
 
 
-def key_of(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_string(key)
+def key_of(key: str, dotted: bool = False) -> str:
+    """A bare key, (`dotted`) a dotted key of bare parts (`head.epochs`), or a quoted one."""
+    if all(re.fullmatch(r"[A-Za-z0-9_-]+", part) for part in (key.split(".") if dotted else [key])):
+        return key
+    return toml_string(key)
 
 
 def value_of(value: Any) -> str:

@@ -2,7 +2,8 @@
 
 Keys at the top level of a sweep file are defaults; each `[[run]]` table is a group of cells that
 overrides them (a file without `[[run]]` is one group). Axes take one value or a list: `method(s)`,
-`dataset(s)`, `split(s)`, `seed(s)`, and `grid`, a table of config keys each with a list of values.
+`dataset(s)`, `split(s)`, `seed(s)`, and `grid`, a table of config keys (dotted, `"head.epochs"`,
+or nested tables) each with a list of values.
 Everything else is one value per cell, as in `fsbench run`: `shots`, `episodes`, `ways`,
 `cross_condition`, `dev`, `config` (merged over the top level's) and `cpus` (CPUs the cell
 declares; its torch threads follow them). A bad file fails whole, in one line, before any cell runs.
@@ -11,6 +12,7 @@ declares; its torch threads follow them). A bad file fails whole, in one line, b
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 import tomllib
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from fsbench import registry
+from fsbench.configs import ConfigError, flatten, merge, nest
 from fsbench.errors import FsbenchError
 from fsbench.names import read_input_text
 from fsbench.evaluation.runner import RunRequest
@@ -68,7 +71,7 @@ class CellSpec:
     def what(self) -> tuple:
         """Everything that decides the numbers (not `cpus`; the placement is the sweep's): equal ⇒ the same cell."""
         return (self.method, self.dataset, self.split, self.seed, self.shots, self.episodes, self.ways,
-                self.cross_condition, self.dev, tuple(sorted((k, repr(v)) for k, v in self.config.items())))
+                self.cross_condition, self.dev, json.dumps(self.config, sort_keys=True, default=repr))
 
 
 def load_sweep(path: Path | str) -> tuple[dict[str, Any], list[CellSpec]]:
@@ -103,8 +106,11 @@ def expand(defaults: dict[str, Any], run: dict[str, Any], where: str) -> list[Ce
     unknown = sorted(set(run) - set(RUN_KEYS))
     if unknown:
         raise SweepError(f"{where} has unknown key(s) {unknown}; known keys: {sorted(RUN_KEYS)}")
-    config = {**_table(defaults, "config", where), **_table(run, "config", where)}
-    grid = {**_table(defaults, "grid", where), **_table(run, "grid", where)}
+    try:
+        config = merge(nest(_table(defaults, "config", where)), nest(_table(run, "config", where)))
+        grid = {**flatten(_table(defaults, "grid", where)), **flatten(_table(run, "grid", where))}
+    except ConfigError as exc:
+        raise SweepError(f"{where}: {exc}") from None
     merged = {**DEFAULTS, **_axes_plural(defaults, where), **_axes_plural(run, where),
               **{k: run.get(k, defaults.get(k, DEFAULTS.get(k))) for k in SCALARS}}
     for key in ("methods", "datasets", "splits"):
@@ -121,7 +127,7 @@ def expand(defaults: dict[str, Any], run: dict[str, Any], where: str) -> list[Ce
     cpus = _int(merged["cpus"], "cpus", where, low=1)
     flags = {k: _bool(merged[k], k, where) for k in ("cross_condition", "dev")}
     for key, values in grid.items():
-        if key in config:
+        if key in flatten(config):
             raise SweepError(f"{where}: config key {key!r} is both in `config` and in `grid`; keep one")
         if not isinstance(values, list) or not values:
             raise SweepError(f"{where}: grid.{key} must be a non-empty list of values, e.g. [8, 12]")
@@ -131,7 +137,7 @@ def expand(defaults: dict[str, Any], run: dict[str, Any], where: str) -> list[Ce
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     return [
         CellSpec(method=m, dataset=_absolute(d), split=s, seed=seed, shots=shots, episodes=episodes, ways=ways,
-                 config={**config, **combo}, cpus=cpus, **flags)
+                 config=merge(config, nest(combo)), cpus=cpus, **flags)
         for m in merged["methods"] for d in merged["datasets"] for s in merged["splits"]
         for combo in combos for seed in seeds
     ]

@@ -21,8 +21,8 @@ SET_CASES = [
     ("size=", "not ''"), ("size=\"16\"", "not '16'"), ("size=" + "9" * 5000, "expects an integer"),
     ("mode=XYZ", "must be one of ['RGB', 'L'], not 'XYZ'"), ("mode=rgb", "not 'rgb'"), ("mode=1", "not 1"),
     ("mode=null", "not None"), ("mode=[\"RGB\"]", "not ['RGB']"),
-    ("classifier=3", "expects a string, not 3"), ("classifier=nosuchrule", "no classifier named 'nosuchrule'"),
-    ("sizee=3", "no config key(s) ['sizee']"), ("=3", "must look like KEY=VALUE"), ("size", "must look like KEY=VALUE"),
+    ("classifier=3", "expects a string (its name) or an object of its keys, not 3"), ("classifier=nosuchrule", "no classifier named 'nosuchrule'"),
+    ("sizee=3", "no config key 'sizee'; nearest: 'size' (int, 2…256)"), ("=3", "must look like KEY=VALUE"), ("size", "must look like KEY=VALUE"),
     ("  =x", "must look like KEY=VALUE"),
 ]
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from fsbench.api import canonical_hash
+from fsbench.configs import flatten
 from fsbench.evaluation.runner import make_method
-from fsbench.sweep.from_board import board_sweep
+from fsbench.sweep.from_board import board_sweep, without_nulls
 from fsbench.sweep.spec import load_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,7 +21,7 @@ def entry_run(board: dict, entry: dict) -> tuple:
     """What regenerates an entry: its run under seeds 0, 1, 2 (and any other it pools) for a method
     that trains, under its own seed for one that trains nothing. TOML has no null, so a sweep file
     leaves None-valued keys to the method's default (checked below to be None)."""
-    config = {k: v for k, v in entry["method"]["config"].items() if v is not None}
+    config = without_nulls(entry["method"]["config"])
     seeds = set(entry.get("seeds") or [entry["manifest"]["seed"]])
     return [(entry["method"]["name"], board["dataset"]["name"], board["split"]["name"], seed,
              tuple(sorted(int(k[2:]) for k in entry["metrics"])), entry["manifest"]["episodes"],
@@ -57,10 +58,10 @@ def test_the_sweep_file_expands_into_exactly_the_boards_entries(board_path):
     got = sorted((c.method, c.dataset, c.split, c.seed, c.shots, c.episodes, c.ways, c.cross_condition, c.dev,
                   canonical_hash(c.config)) for c in cells)
     assert got == sorted(run for e in board["entries"] for run in entry_run(board, e))
-    entries = {(e["method"]["name"], canonical_hash({k: v for k, v in e["method"]["config"].items() if v is not None})): e
-               for e in board["entries"]}
+    entries = {(e["method"]["name"], canonical_hash(without_nulls(e["method"]["config"]))): e for e in board["entries"]}
     for cell in cells:
         entry = entries[(cell.method, canonical_hash(cell.config))]
         method = make_method(cell.method, cell.config)  # today's code still takes the entry's config
-        nulls = {k for k, v in entry["method"]["config"].items() if v is None}
-        assert all(method.config[k] is None for k in nulls)
+        nulls = {k for k, v in flatten(entry["method"]["config"]).items() if v is None}
+        assert all(flatten(method.config_dict())[k] is None for k in nulls)
+        assert method.config_hash == entry["method"]["config_hash"]  # the cell reruns the entry's config

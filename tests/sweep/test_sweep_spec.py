@@ -34,14 +34,14 @@ methods = ["pixels", "protonet"]
 method = "hand2vec"
 episodes = 50
 seed = 3
-grid = { features = [8, 12] }
+grid = { "head.features" = [8, 12] }
 """))
     got = [(c.method, c.seed, c.config, c.episodes, c.shots, c.ways) for c in cells]
     assert got == [
         ("pixels", 0, {"size": 28}, 10, (1, 5), 20), ("pixels", 1, {"size": 28}, 10, (1, 5), 20),
         ("protonet", 0, {"size": 28}, 10, (1, 5), 20), ("protonet", 1, {"size": 28}, 10, (1, 5), 20),
-        ("hand2vec", 3, {"size": 28, "features": 8}, 50, (1, 5), 20),
-        ("hand2vec", 3, {"size": 28, "features": 12}, 50, (1, 5), 20),
+        ("hand2vec", 3, {"size": 28, "head": {"features": 8}}, 50, (1, 5), 20),
+        ("hand2vec", 3, {"size": 28, "head": {"features": 12}}, 50, (1, 5), 20),
     ]
 
 

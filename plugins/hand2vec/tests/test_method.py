@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from fsbench.api import PoseBackbone
+from fsbench.configs import get
 from fsbench.evaluation.classifiers import SimilarityClassifier
 from fsbench.data.dataset import FsDataset
 from fsbench.errors import FsbenchError
@@ -19,9 +20,9 @@ from fsbench_hand2vec import method as method_mod
 from fsbench_hand2vec.method import Hand2Vec
 
 TINY = {
-    "backbone_epochs": 1, "backbone_warmup_epochs": 0, "backbone_batch_size": 16,
-    "head_epochs": 2, "head_warmup_epochs": 0, "head_batch_size": 16, "head_widths": [136],
-    "features": 4,
+    "backbone.epochs": 1, "backbone.warmup_epochs": 0, "backbone.batch_size": 16,
+    "head.epochs": 2, "head.warmup_epochs": 0, "head.batch_size": 16, "head.widths": [136],
+    "head.features": 4,
 }
 
 
@@ -73,7 +74,7 @@ def _hashes(data, rows, size):
 def test_fit_never_sees_the_test_signer(tiny, spies):
     labeller, rows = spies
     fold = LeaveSignerOut().folds(tiny, seed=0)[0]
-    method = Hand2Vec({**TINY, "backbone": "posenet"})
+    method = Hand2Vec({**TINY, "backbone.name": "posenet"})
     method.fit(tiny.view(fold.train), seed=0)
     test_rows = set(fold.test.tolist())
     assert rows and rows.isdisjoint(test_rows), "fit read pixels of the test signer"
@@ -90,7 +91,7 @@ def test_spies_catch_a_leaky_fit(tiny, spies):
     """The same check on a fit over the whole dataset must fail, or the test above proves nothing."""
     labeller, rows = spies
     fold = LeaveSignerOut().folds(tiny, seed=0)[0]
-    Hand2Vec({**TINY, "backbone": "posenet"}).fit(tiny.view(), seed=0)
+    Hand2Vec({**TINY, "backbone.name": "posenet"}).fit(tiny.view(), seed=0)
     assert not rows.isdisjoint(set(fold.test.tolist()))
     assert not labeller.seen.isdisjoint(_hashes(tiny, fold.test, 24))
 
@@ -98,11 +99,11 @@ def test_spies_catch_a_leaky_fit(tiny, spies):
 def test_fit_is_cached_and_classifier_uses_learned_alpha_beta(tiny, spies):
     labeller, _ = spies
     train = tiny.view(np.flatnonzero(tiny.signers != "s1"))
-    m1 = Hand2Vec({**TINY, "backbone": "posenet", "classifier": "softmax"})
+    m1 = Hand2Vec({**TINY, "backbone.name": "posenet", "classifier": "softmax"})
     m1.fit(train, seed=1)
     seen = set(labeller.seen)
     labeller.seen.clear()
-    m2 = Hand2Vec({**TINY, "backbone": "posenet", "classifier": "softmax"})
+    m2 = Hand2Vec({**TINY, "backbone.name": "posenet", "classifier": "softmax"})
     m2.fit(train, seed=1)
     assert not labeller.seen  # backbone came from the cache: no pseudo-labelling again
     assert seen
@@ -118,7 +119,7 @@ def test_backbone_trains_once_then_loads_the_same_weights(tiny, spies, monkeypat
     real = getattr(method_mod, f"train_{backbone}")
     monkeypatch.setattr(method_mod, f"train_{backbone}", lambda *a, **k: calls.append(1) or real(*a, **k))
     train = tiny.view(np.flatnonzero(tiny.signers != "s1"))
-    config = {**TINY, "backbone": backbone}
+    config = {**TINY, "backbone.name": backbone}
     first = Hand2Vec(config).fit_backbone(train, seed=1)
     again = Hand2Vec(config).fit_backbone(train, seed=1)
     assert calls == [1]  # the second fit loaded the cached net
@@ -133,29 +134,29 @@ def test_backbone_trains_once_then_loads_the_same_weights(tiny, spies, monkeypat
 
 def test_head_is_cached_per_config(tiny, spies, monkeypatch):
     train = tiny.view(np.flatnonzero(tiny.signers != "s1"))
-    first = Hand2Vec({**TINY, "backbone": "posenet"})
+    first = Hand2Vec({**TINY, "backbone.name": "posenet"})
     first.fit(train, seed=1)
     trained = []
     monkeypatch.setattr(head_method, "train_head", lambda head, *a: trained.append(head) or head.eval())
-    again = Hand2Vec({**TINY, "backbone": "posenet"})
+    again = Hand2Vec({**TINY, "backbone.name": "posenet"})
     again.fit(train, seed=1)  # same config, view, seed: the cached head, not a new one
     assert not trained
     for a, b in zip(first.head.state_dict().values(), again.head.state_dict().values()):
         assert torch.equal(a, b)
-    Hand2Vec({**TINY, "backbone": "posenet", "head_epochs": 3}).fit(train, seed=1)
+    Hand2Vec({**TINY, "backbone.name": "posenet", "head.epochs": 3}).fit(train, seed=1)
     assert len(trained) == 1  # another head config trains its own
 
 
 def test_auto_backbone_picks_charnet_for_grayscale(tiny, monkeypatch, spies):
     monkeypatch.setattr(method_mod, "is_grayscale", lambda view: True)
-    m = Hand2Vec({**TINY, "head_widths": [48]})
+    m = Hand2Vec({**TINY, "head.widths": [48]})
     m.fit(tiny.view(np.arange(24)), seed=0)
     assert m.backbone.feature_dim == 32 and m.embed(tiny.view(np.arange(3))).shape == (3, 4)
 
 
 def test_bad_config_is_one_line_error():
     with pytest.raises(FsbenchError, match="use auto, posenet or charnet"):
-        Hand2Vec({"backbone": "resnet"})
+        Hand2Vec({"backbone.name": "resnet"})
     with pytest.raises(FsbenchError, match="no config key"):
         Hand2Vec({"nope": 1})
 
@@ -169,9 +170,11 @@ def test_balanced_subset_keeps_class_shares():
 
 
 def test_auto_backbone_settings_take_the_backbones_budget_and_keep_explicit_ones():
-    config = Hand2Vec({"backbone_epochs": 2}).config
-    pose = method_mod.resolve_budget(config, "posenet")
-    assert (pose["backbone_epochs"], pose["backbone_max_images"], pose["backbone_lr_max"]) == (2, 600, 0.02)
-    char = method_mod.resolve_budget(config, "charnet")
-    assert (char["backbone_epochs"], char["backbone_max_images"], char["backbone_lr_max"]) == (2, 0, 0.1)
-    assert all(c[k] != "auto" for c in (pose, char) for k in method_mod.BACKBONE_BUDGETS["posenet"])
+    config = Hand2Vec({"backbone.epochs": 2}).config
+    pose = method_mod.resolve_budget(config, "posenet").backbone
+    assert (pose.epochs, pose.max_images, pose.lr_max) == (2, 600, 0.02)
+    char = method_mod.resolve_budget(config, "charnet").backbone
+    assert (char.epochs, char.max_images, char.lr_max) == (2, 0, 0.1)
+    resolved = [method_mod.resolve_budget(config, kind) for kind in ("posenet", "charnet")]
+    assert all(get(c, k) != "auto" for c in resolved for k in method_mod.BACKBONE_BUDGETS["posenet"])
+    assert method_mod.resolve_budget(config, "mediapipe-handnet").head.features == 64

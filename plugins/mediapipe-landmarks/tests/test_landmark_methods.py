@@ -14,7 +14,7 @@ from fsbench import registry  # noqa: E402
 from fsbench.errors import FsbenchError  # noqa: E402
 from fsbench.evaluation.runner import RunRequest, run  # noqa: E402
 
-TINY_HEAD = {"head_epochs": 2, "head_warmup_epochs": 0, "head_batch_size": 8, "head_widths": [71], "features": 4, "head_lr_max": 0.01}
+TINY_HEAD = {"head": {"epochs": 2, "warmup_epochs": 0, "batch_size": 8, "widths": [71], "features": 4, "lr_max": 0.01}}
 
 
 def test_registered_only_through_entry_points():

@@ -91,7 +91,7 @@ def test_a_damaged_cache_file_is_recomputed(omniglot, damage):
 def test_frozen_prototypes_end_to_end_records_the_outside_weights(omniglot):
     from fsbench.evaluation.runner import RunRequest, run
 
-    config = {"threads": 1, "backbone_options": {"input_size": 128}}  # 3x cheaper than 224 px
+    config = {"threads": 1, "backbone.options": {"input_size": 128}}  # 3x cheaper than 224 px
     results = run(RunRequest("frozen-prototypes", "tiny-omniglot", "leave-signer-out", [0, 1], 2, 0,
                              config=config), omniglot)
     assert set(results["metrics"]) == {"S=0", "S=1"}
@@ -102,7 +102,7 @@ def test_frozen_prototypes_end_to_end_records_the_outside_weights(omniglot):
 
 
 def test_embeddings_are_unit_rows_of_the_backbone_features(omniglot):
-    method = FrozenPrototypes({"backbone": "hand2vec-charnet", "classifier": "max"})
+    method = FrozenPrototypes({"backbone.name": "hand2vec-charnet", "classifier": "max"})
     method.fit(omniglot.view(range(20)), seed=0)
     emb = method.embed(omniglot.view(range(20, 40)))
     assert emb.shape == (20, method.load_backbone().feature_dim)
@@ -111,9 +111,10 @@ def test_embeddings_are_unit_rows_of_the_backbone_features(omniglot):
 
 
 @pytest.mark.parametrize("config, needle", [
-    ({"backbone": "imagenet-efficientnet-lite"}, "Did you mean 'imagenet-efficientnet-lite0'?"),
+    ({"backbone.name": "imagenet-efficientnet-lite"}, "Did you mean 'imagenet-efficientnet-lite0'?"),
     ({"classifier": "prototypes"}, "Did you mean 'prototype'?"),
-    ({"backbone_options": 224}, "backbone_options"),
+    ({"backbone.options": 224}, "backbone.options"),
+    ({"backbone_options": {}}, "nearest: 'backbone.options'"),
     ({"threads": -1}, "threads"),
 ])
 def test_bad_config_is_one_line(config, needle):
@@ -123,7 +124,7 @@ def test_bad_config_is_one_line(config, needle):
 
 
 def test_options_a_backbone_does_not_take_are_one_line(omniglot):
-    method = FrozenPrototypes({"backbone_options": {"size": 160}})
+    method = FrozenPrototypes({"backbone": {"options": {"size": 160}}})
     with pytest.raises(FsbenchError, match="does not take options") as err:
         method.fit(omniglot.view(), seed=0)
     assert "\n" not in str(err.value)

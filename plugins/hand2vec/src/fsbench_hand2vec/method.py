@@ -15,6 +15,7 @@ embed(view) → unit embeddings; make_classifier() → the σ(β + α²·cos) ru
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,7 +24,8 @@ from torch import Tensor
 
 from fsbench import registry
 from fsbench.api import PoseBackbone
-from fsbench.configs import PRIOR_DEFAULTS, PRIOR_RANGES
+from fsbench.configs import as_dict, get, override
+from fsbench.configs.sections import recipe
 from fsbench.cost import TrainingWork
 from fsbench.data.dataset import DatasetView
 from fsbench.errors import FsbenchError
@@ -33,6 +35,7 @@ from fsbench.heads.method import SQUEEZE_ABOVE, SQUEEZE_TO, HeadMethod
 from fsbench.runtime import torch_threads
 from fsbench.training.cache import cache_key, model_path, train_or_load
 from fsbench_hand2vec.charnet import CharNet, CharNetBackbone
+from fsbench_hand2vec.config import Hand2VecConfig
 from fsbench_hand2vec.fast import embedding_module, fast_features
 from fsbench_hand2vec.posenet import PoseNet, PoseNetBackbone
 from fsbench_hand2vec.pseudolabel import pseudo_label, resolve_labeller
@@ -46,28 +49,22 @@ TRAINED = ("posenet", "charnet")
 AUTO_BACKBONE = "mediapipe-handnet"
 #: the demo's backbone (Omniglot: characters, where ImageNet features beat the hand net)
 DEMO_BACKBONE = "imagenet-efficientnet-lite0"
-#: config keys besides backbone_* that change the trained backbone
-BACKBONE_KEYS = ("keypoint_source", "min_confidence")
 #: CPU budgets per backbone, where the config says "auto" (docs/hand2vec.md). The pose net's is
 #: the Massey board's: 5 leave-signer-out folds cold in ~10 min on 2 cores (8 epochs on every
 #: training image take ~35); the character net's is the Omniglot board's, ~3 min
 BACKBONE_BUDGETS: dict[str, dict[str, Any]] = {
-    "posenet": {"backbone_epochs": 4, "backbone_max_images": 600, "backbone_lr_max": 0.02, "features": 10},
-    "charnet": {"backbone_epochs": 8, "backbone_max_images": 0, "backbone_lr_max": 0.1, "features": 10},
+    "posenet": {"backbone.epochs": 4, "backbone.max_images": 600, "backbone.lr_max": 0.02, "head.features": 10},
+    "charnet": {"backbone.epochs": 8, "backbone.max_images": 0, "backbone.lr_max": 0.1, "head.features": 10},
     # a registered pretrained backbone: nothing to train; f = 64 on its wide features was selected
     # with --dev on Massey's training signers (f = 10: 72.4 / 88.1 %, f = 64: 77.9 / 91.3 % at S = 0 / 4)
-    "pretrained": {"features": 64},
+    "pretrained": {"head.features": 64},
 }
 
 
-def resolve_budget(config: dict[str, Any], kind: str) -> dict[str, Any]:
+def resolve_budget(config: Hand2VecConfig, kind: str) -> Hand2VecConfig:
     """`config` with every "auto" setting replaced by `kind`'s (any registered backbone: "pretrained")."""
     budget = BACKBONE_BUDGETS.get(kind, BACKBONE_BUDGETS["pretrained"])
-    return {**config, **{k: v for k, v in budget.items() if config[k] == "auto"}}
-
-
-def sub_config(config: dict[str, Any], prefix: str) -> dict[str, Any]:
-    return {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
+    return override(config, {k: v for k, v in budget.items() if get(config, k) == "auto"}, "hand2vec")
 
 
 def is_grayscale(view: DatasetView, sample: int = 32) -> bool:
@@ -92,99 +89,63 @@ class Hand2Vec(HeadMethod):
 
     name: ClassVar[str] = "hand2vec"
     version: ClassVar[str] = "1"
-    default_config: ClassVar[dict[str, Any]] = {
-        # auto: AUTO_BACKBONE for colour images, charnet for grayscale | posenet | charnet | any
-        # registered backbone, frozen (fsbench list backbones), with backbone_options as its kwargs
-        "backbone": "auto", "backbone_options": {},
-        "keypoint_source": "mediapipe-hands",  # any backbone with keypoints(), or "none"
-        "min_confidence": 0.3,
-        "pooling": "avg",  # avg (Fig 3.19: 128) | flatten (2048)
-        "features": "auto",  # f, the embedding size; auto: the backbone's in BACKBONE_BUDGETS
-        "classifier": "max",  # max | mean | softmax (eqs 3.24–3.26) | prior-prototype (with n0)
-        **PRIOR_DEFAULTS,
-        # backbone recipe (§3.1.2), CPU-sized: the thesis's is 20 epochs, warm-up 5, batch 1024;
-        # "auto": the backbone's entry in BACKBONE_BUDGETS
-        "backbone_epochs": "auto", "backbone_warmup_epochs": 1, "backbone_batch_size": 64,
-        "backbone_lr_max": "auto", "backbone_lr_min": 1e-4, "backbone_augment": True,
-        "backbone_max_images": "auto",  # >0: train on a seeded class-balanced subset; 0: on every image
-        # head recipe
-        "head_epochs": 30, "head_warmup_epochs": 2, "head_batch_size": 256,
-        # lr: the thesis's 0.1 (for batch 1024) drives α → 0 on both datasets; 0.003 was selected
-        # with `fsbench run --dev` (training data only), docs/hand2vec.md
-        "head_lr_max": 0.003, "head_lr_min": 1e-4, "head_dropout": 0.5, "head_widths": None,
-        # not in the thesis, off by default (measured in docs/hand2vec.md): an |α| floor against the
-        # α → 0 saddle, and standardised backbone features
-        "head_alpha_min": 0.0, "head_input_norm": False,
-        # a pretrained net's wide bottleneck (1152-d) is projected to the thesis head's 128 first
-        "head_squeeze": "auto",
-        "beta_weight": 0.25,
-        # torch intra-op threads during fit/embed (0: torch's default). On a shared, oversubscribed
-        # CPU, 1 thread trains ~7x faster than 2 (OpenMP barrier spinning; measured here).
-        "threads": 0,
-    }
+    config_class = Hand2VecConfig
+    config: Hand2VecConfig
     # the demo (Omniglot 20-way): the head on frozen ImageNet features at 128 px, 49.5 / 59.7 % at
     # S = 1 / 5 for ~55 CPU-s, where the char net needs 8 epochs (~300 s) for 50 / 61 % (3 epochs:
     # 17 / 19 %, below pixels); the char net where plugins/pretrained is not installed
     demo_config: ClassVar[dict[str, Any]] = (
-        {"backbone": DEMO_BACKBONE, "backbone_options": {"input_size": 128}}
-        if DEMO_BACKBONE in registry.names("backbones") else {"backbone_epochs": 8})
+        {"backbone": {"name": DEMO_BACKBONE, "options": {"input_size": 128}}}
+        if DEMO_BACKBONE in registry.names("backbones") else {"backbone.epochs": 8})
     auto_backbone: ClassVar[str] = AUTO_BACKBONE
     #: what each "auto" resolves to, said by `fsbench info hand2vec` (read from source: literals,
     #: constants and f-strings only, so no torch import is needed to print it)
     config_auto: ClassVar[dict[str, str]] = {
-        "backbone": f"{AUTO_BACKBONE} on colour images, charnet on grayscale ones (characters)",
-        "features": f"{BACKBONE_BUDGETS['pretrained']['features']} on a pretrained backbone, "
-                    f"{BACKBONE_BUDGETS['posenet']['features']} on posenet or charnet",
-        "backbone_epochs": f"posenet {BACKBONE_BUDGETS['posenet']['backbone_epochs']}, charnet "
-                           f"{BACKBONE_BUDGETS['charnet']['backbone_epochs']}; a pretrained backbone trains nothing",
-        "backbone_lr_max": f"posenet {BACKBONE_BUDGETS['posenet']['backbone_lr_max']}, "
-                           f"charnet {BACKBONE_BUDGETS['charnet']['backbone_lr_max']}",
-        "backbone_max_images": f"posenet {BACKBONE_BUDGETS['posenet']['backbone_max_images']} (a seeded "
+        "backbone.name": f"{AUTO_BACKBONE} on colour images, charnet on grayscale ones (characters)",
+        "head.features": f"{BACKBONE_BUDGETS['pretrained']['head.features']} on a pretrained backbone, "
+                         f"{BACKBONE_BUDGETS['posenet']['head.features']} on posenet or charnet",
+        "backbone.epochs": f"posenet {BACKBONE_BUDGETS['posenet']['backbone.epochs']}, charnet "
+                           f"{BACKBONE_BUDGETS['charnet']['backbone.epochs']}; a pretrained backbone trains nothing",
+        "backbone.lr_max": f"posenet {BACKBONE_BUDGETS['posenet']['backbone.lr_max']}, "
+                           f"charnet {BACKBONE_BUDGETS['charnet']['backbone.lr_max']}",
+        "backbone.max_images": f"posenet {BACKBONE_BUDGETS['posenet']['backbone.max_images']} (a seeded "
                                "class-balanced subset), charnet 0 (every training image)",
-        "head_squeeze": f"{SQUEEZE_TO} when the backbone's features are wider than {SQUEEZE_ABOVE}, else none",
+        "head.squeeze": f"{SQUEEZE_TO} when the backbone's features are wider than {SQUEEZE_ABOVE}, else none",
     }
     test_config: ClassVar[dict[str, Any]] = {
-        "backbone": "posenet", "keypoint_source": "none", "backbone_epochs": 1, "backbone_warmup_epochs": 0,
-        "backbone_batch_size": 16, "head_epochs": 2, "head_warmup_epochs": 0, "head_batch_size": 16,
-        "head_widths": [136], "features": 4,
+        "backbone": {"name": "posenet", "keypoint_source": "none", "epochs": 1, "warmup_epochs": 0, "batch_size": 16},
+        "head": {"epochs": 2, "warmup_epochs": 0, "batch_size": 16, "widths": [136], "features": 4},
     }
-    config_types: ClassVar[dict[str, tuple[type, ...]]] = {
-        "backbone": (str,), "head_widths": (list, type(None)),
-    }
-    config_choices: ClassVar[dict[str, tuple[Any, ...]]] = {
-        "classifier": ("max", "mean", "softmax", "prior-prototype"), "pooling": ("avg", "flatten"),
-    }
-    config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = PRIOR_RANGES
-    late_keys: ClassVar[dict[str, Any]] = PRIOR_DEFAULTS
 
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
+    def __init__(self, config: Mapping[str, Any] | Hand2VecConfig | None = None) -> None:
         super().__init__(config)
         known = ("auto", *TRAINED, *registry.names("backbones"))
-        if self.config["backbone"] not in known:
-            raise FsbenchError(f"hand2vec backbone {self.config['backbone']!r} is unknown; use auto, posenet or "
+        if self.config.backbone.name not in known:
+            raise FsbenchError(f"hand2vec backbone {self.config.backbone.name!r} is unknown; use auto, posenet or "
                                f"charnet (trained here) or a registered backbone: {', '.join(known[3:])}")
         self.backbone: PoseBackbone | None = None
         self.head: DualPathHead | None = None
 
     # -- backbone -----------------------------------------------------------------------
     def _kind(self, train: DatasetView) -> str:
-        if self.config["backbone"] != "auto":
-            return self.config["backbone"]
+        if self.config.backbone.name != "auto":
+            return self.config.backbone.name
         return "charnet" if is_grayscale(train) else self.auto_backbone
 
     def fit_backbone(self, train: DatasetView, seed: int) -> PoseBackbone:
         kind = self._kind(train)
         self.config = resolve_budget(self.config, kind)  # so results record the numbers that ran
+        bb = self.config.backbone
         if kind not in TRAINED:  # pretrained elsewhere: frozen as it is, nothing learned here
-            return registry.get("backbones", kind)(**self.config["backbone_options"]).place(self.placement)
-        limit = int(self.config["backbone_max_images"])
-        if 0 < limit < len(train):  # CPU budget: a seeded class-balanced part of the training view
-            train = train.subset(balanced_subset(train.labels, limit, seed))
-        # only backbone settings key the checkpoint: a new head, f or classifier reuses it
-        bb_config = {k: v for k, v in self.config.items() if k.startswith("backbone") or k in BACKBONE_KEYS}
-        key = cache_key(bb_config, train.fingerprint, int(seed), kind, **self.placement.compute())
+            return registry.get("backbones", kind)(**bb.options).place(self.placement)
+        if 0 < bb.max_images < len(train):  # CPU budget: a seeded class-balanced part of the training view
+            train = train.subset(balanced_subset(train.labels, bb.max_images, seed))
+        # only backbone settings key the checkpoint (pooling reads the net, it does not train it):
+        # a new head, f or classifier reuses it
+        material = {k: v for k, v in as_dict(bb).items() if k != "pooling"}
+        key = cache_key(material, train.fingerprint, int(seed), kind, **self.placement.compute())
         path = model_path("hand2vec", f"backbone-{kind}", key)
-        cfg = sub_config(self.config, "backbone_")
+        cfg = {**recipe(bb), "augment": bb.augment}
         # seeded: the same initial weights for a (config, view, seed); "arch" in the saved meta lets
         # `load_checkpoint` take a cache file as a user checkpoint (posenet's checkpoint=, evaluate_pose)
         if kind == "charnet":
@@ -198,14 +159,14 @@ class Hand2Vec(HeadMethod):
             return CharNetBackbone(net).place(self.placement)
 
         def train_pose(net: PoseNet) -> None:
-            if self.config["keypoint_source"] in (None, "none"):  # ablation / hand2vec-ft: no pose pretraining
+            if bb.keypoint_source == "none":  # ablation / hand2vec-ft: no pose pretraining
                 return
-            keypoints = pseudo_label(train, resolve_labeller(self.config["keypoint_source"]), size=64)
-            train_posenet(net, train.images(64, "RGB"), keypoints, cfg, seed, self.config["min_confidence"],
+            keypoints = pseudo_label(train, resolve_labeller(bb.keypoint_source), size=64)
+            train_posenet(net, train.images(64, "RGB"), keypoints, cfg, seed, bb.min_confidence,
                           placement=self.placement)
 
         net, _ = train_or_load(path, key, lambda m: PoseNet(), train_pose, {"arch": "posenet"}, seed=seed)
-        return PoseNetBackbone(net, pooling=self.config["pooling"]).place(self.placement)
+        return PoseNetBackbone(net, pooling=bb.pooling).place(self.placement)
 
     # -- features -----------------------------------------------------------------------
     def features(self, view: DatasetView) -> Tensor:
@@ -222,16 +183,16 @@ class Hand2Vec(HeadMethod):
         kind = self._kind(train)
         if kind in TRAINED:
             return None
-        epochs, batch = int(self.config["head_epochs"]), int(self.config["head_batch_size"])
+        epochs, batch = self.config.head.epochs, self.config.head.batch_size
         steps = epochs * max(1, len(train) // batch)
-        options = self.config["backbone_options"]  # e.g. the demo's input_size: another price
+        options = self.config.backbone.options  # e.g. the demo's input_size: another price
         variant = f"{kind}:{json.dumps(options, sort_keys=True)}" if options else kind
         return TrainingWork(steps=steps, images=steps * min(batch, len(train)), frozen=True, frozen_train=True,
                             variant=variant, what=f"{kind} features, then a head of {epochs} epochs",
-                            shorten=f"a shorter head training (--set head_epochs={max(1, epochs // 3)})")
+                            shorten=f"a shorter head training (--set head.epochs={max(1, epochs // 3)})")
 
     def fit(self, train: DatasetView, seed: int) -> None:
-        with torch_threads(self.config["threads"]):
+        with torch_threads(self.config.threads):
             self._fit(train, seed)
 
     def _fit(self, train: DatasetView, seed: int) -> None:
@@ -243,7 +204,7 @@ class Hand2Vec(HeadMethod):
     def embed(self, view: DatasetView) -> Tensor:
         if self.head is None:
             raise FsbenchError("hand2vec.embed() called before fit(); call fit(train_view, seed) first")
-        with torch_threads(self.config["threads"]):
+        with torch_threads(self.config.threads):
             return self.apply_head(self.features(view))
 
     def describe(self) -> dict[str, Any]:

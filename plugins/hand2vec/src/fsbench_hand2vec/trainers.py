@@ -17,13 +17,10 @@ from torch import Tensor, nn
 
 from fsbench.data.dataset import to_tensor
 from fsbench.device import CPU, Placement
-from fsbench.training.loop import LOOP_DEFAULTS, fit_shuffled
+from fsbench.training.loop import fit_shuffled
 from fsbench_hand2vec.augment import noise_and_cutout, photometric
 from fsbench_hand2vec.charnet import CharNet, normalise_gray
 from fsbench_hand2vec.posenet import PoseNet, gaussian_targets, heatmap_loss, normalise
-
-BACKBONE_DEFAULTS: dict[str, Any] = {**LOOP_DEFAULTS, "augment": True}
-
 
 def prepare_batch(images: np.ndarray, idx: Tensor, gray: bool, augment: bool, gen: torch.Generator,
                   placement: Placement = CPU) -> Tensor:
@@ -40,29 +37,28 @@ def prepare_batch(images: np.ndarray, idx: Tensor, gray: bool, augment: bool, ge
 
 def train_posenet(net: PoseNet, images: np.ndarray, keypoints: np.ndarray, cfg: dict[str, Any], seed: int,
                   min_confidence: float = 0.3, radius: float = 2.0, placement: Placement = CPU) -> PoseNet:
-    """Fit Fig 3.1 in place on uint8 (N, 64, 64, 3) images and (N, 21, 3) keypoints (x, y, confidence)."""
+    """Fit Fig 3.1 in place on uint8 (N, 64, 64, 3) images and (N, 21, 3) keypoints (x, y, confidence).
+
+    `cfg`: the SGD recipe of hand2vec's `backbone` section and its `augment` (every value given)."""
     kp = placement.put(torch.from_numpy(keypoints).float())
     weights = (kp[..., 2] >= min_confidence).float()
-    augment = {**BACKBONE_DEFAULTS, **cfg}["augment"]
-
     def step_loss(idx: Tensor, gen: torch.Generator) -> Tensor:
-        x = prepare_batch(images, idx, False, augment, gen, placement)
+        x = prepare_batch(images, idx, False, cfg["augment"], gen, placement)
         target = gaussian_targets(kp[idx, :, :2], images.shape[1], radius)
         return heatmap_loss(net(x), target, weights[idx])
 
-    return fit_shuffled(net, len(images), {**BACKBONE_DEFAULTS, **cfg}, seed, step_loss, "training hand-pose net",
-                        clip=5.0, prefix="backbone_", placement=placement)
+    return fit_shuffled(net, len(images), cfg, seed, step_loss, "training hand-pose net", clip=5.0, prefix="backbone.",
+                        placement=placement)
 
 
 def train_charnet(net: CharNet, images: np.ndarray, labels: np.ndarray, cfg: dict[str, Any], seed: int,
                   placement: Placement = CPU) -> CharNet:
     """Fit Fig 3.7 in place on uint8 (N, 28, 28, 1) images with labels 0..C−1 by cross-entropy."""
     y = placement.put(torch.from_numpy(labels).long())
-    augment = {**BACKBONE_DEFAULTS, **cfg}["augment"]
 
     def step_loss(idx: Tensor, gen: torch.Generator) -> Tensor:
-        x = prepare_batch(images, idx, True, augment, gen, placement)
+        x = prepare_batch(images, idx, True, cfg["augment"], gen, placement)
         return nn.functional.cross_entropy(net(x), y[idx])
 
-    return fit_shuffled(net, len(images), {**BACKBONE_DEFAULTS, **cfg}, seed, step_loss, "training character net",
-                        prefix="backbone_", placement=placement)
+    return fit_shuffled(net, len(images), cfg, seed, step_loss, "training character net", prefix="backbone.",
+                        placement=placement)

@@ -11,6 +11,7 @@ counts them as errors in the main metric and reports a detected-only metric besi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,38 +20,26 @@ from torch import Tensor
 
 from fsbench import registry
 from fsbench.api import LowShotClassifier, Method
-from fsbench.configs import PRIOR_DEFAULTS, PRIOR_RANGES
+from fsbench.configs import Config
 from fsbench.data.dataset import DatasetView
 from fsbench.errors import FsbenchError
 from fsbench.heads.dualpath import DualPathHead
 from fsbench.heads.method import HeadMethod
 
 from fsbench_mediapipe_landmarks.backbone import MediaPipeHands
+from fsbench_mediapipe_landmarks.config import GeometricConfig, LandmarksConfig
 from fsbench_mediapipe_landmarks.store import Landmarks
-
-LANDMARK_DEFAULTS: dict[str, Any] = {
-    "size": 128,  # pixels MediaPipe sees (Massey's stored size; upsampling did not help)
-    "pad": 0.25,  # black border per side, as a fraction of the image (79% → 99% detected on Massey)
-    "min_detection_confidence": 0.5,
-    "model_complexity": 1,  # 1 = the "full" palm + landmark models
-    "scale": "palm",  # palm | bbox
-    "mirror": True,
-    "use_z": True,
-}
-
 
 class _LandmarkMethod(Method):
     """Shared plumbing: one backbone per config, landmarks memoised per view."""
 
     test_data: ClassVar[str] = "real-hands"  # MediaPipe's palm detector finds no hand in synthetic bars
 
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
+    def __init__(self, config: Mapping[str, Any] | Config | None = None) -> None:
         super().__init__(config)
-        c = self.config
-        self.backbone = MediaPipeHands(
-            c["size"], c["pad"], c["min_detection_confidence"], c["model_complexity"],
-            c["scale"], c["mirror"], c["use_z"],
-        )
+        c = self.config.backbone
+        self.backbone = MediaPipeHands(c.size, c.pad, c.min_detection_confidence, c.model_complexity, c.scale,
+                                       c.mirror, c.use_z)
         self._memo: tuple[str, Landmarks] | None = None
 
     def landmarks(self, view: DatasetView) -> Landmarks:
@@ -60,7 +49,7 @@ class _LandmarkMethod(Method):
         if len(view) == 0:
             marks = Landmarks.empty()
         else:
-            marks = self.backbone.landmarks(view.images(self.config["size"], "RGB"), f"MediaPipe Hands on {view.dataset.name}")
+            marks = self.backbone.landmarks(view.images(self.config.backbone.size, "RGB"), f"MediaPipe Hands on {view.dataset.name}")
         self._memo = (view.fingerprint, marks)
         return marks
 
@@ -83,16 +72,13 @@ class MediaPipeGeometric(_LandmarkMethod):
     name: ClassVar[str] = "mediapipe-geometric"
     trains: ClassVar[bool] = False
     version: ClassVar[str] = "1"
-    default_config: ClassVar[dict[str, Any]] = {**LANDMARK_DEFAULTS, "classifier": "euclid-prototype",
-                                                **PRIOR_DEFAULTS}
-    late_keys: ClassVar[dict[str, Any]] = PRIOR_DEFAULTS
-    config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = PRIOR_RANGES
+    config_class = GeometricConfig
 
     def embed(self, view: DatasetView) -> Tensor:
         return self.landmark_features(view)
 
     def make_classifier(self) -> LowShotClassifier:
-        return registry.classifier(self.config["classifier"], n0=self.config["n0"])
+        return registry.classifier(self.config.classifier.name, n0=self.config.classifier.n0)
 
 
 class MediaPipeLandmarks(HeadMethod, _LandmarkMethod):
@@ -100,28 +86,10 @@ class MediaPipeLandmarks(HeadMethod, _LandmarkMethod):
 
     name: ClassVar[str] = "mediapipe-landmarks"
     version: ClassVar[str] = "1"
-    default_config: ClassVar[dict[str, Any]] = {
-        **LANDMARK_DEFAULTS,
-        # 63 landmark floats are far fewer than a CNN's 128 features: the thesis's 8-layer head at
-        # lr 0.1 collapses (α → 0.05). lr 0.003, two layers and f = 32 were selected with
-        # `fsbench run --dev` (training signers only), see docs/mediapipe-landmarks.md.
-        "features": 32,  # f, the embedding size
-        "classifier": "max",  # max | mean | softmax (eqs 3.24–3.26) | prior-prototype (with n0)
-        **PRIOR_DEFAULTS,
-        # 480: where top-1 at S=4 stops rising on the `--dev` curve (docs/mediapipe-landmarks.md)
-        "head_epochs": 480, "head_warmup_epochs": 2, "head_batch_size": 256,
-        "head_lr_max": 0.003, "head_lr_min": 1e-4, "head_dropout": 0.1, "head_widths": [79, 95],
-        "beta_weight": 0.25,
-        "threads": 1,  # torch threads while training the tiny head (pool wake-ups dominate otherwise)
-    }
-    late_keys: ClassVar[dict[str, Any]] = PRIOR_DEFAULTS
-    config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = PRIOR_RANGES
+    config_class = LandmarksConfig
 
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
+    def __init__(self, config: Mapping[str, Any] | LandmarksConfig | None = None) -> None:
         super().__init__(config)
-        if self.config["classifier"] not in ("max", "mean", "softmax", "prior-prototype"):
-            raise FsbenchError(f"mediapipe-landmarks classifier {self.config['classifier']!r} is unknown; "
-                               "use max, mean, softmax or prior-prototype")
         self.head: DualPathHead | None = None
         self._mean: Tensor | None = None
         self._std: Tensor | None = None

@@ -10,6 +10,7 @@ Results record which outside weights were used and what they were trained on.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from torch import Tensor
@@ -17,12 +18,12 @@ from torch.nn import functional as F
 
 from fsbench import registry
 from fsbench.api import LowShotClassifier, Method, PoseBackbone
-from fsbench.configs import PRIOR_DEFAULTS, PRIOR_RANGES
 from fsbench.cost import TrainingWork
 from fsbench.data.dataset import DatasetView
 from fsbench.errors import FsbenchError
 from fsbench.features import backbone_features
 from fsbench.runtime import torch_threads
+from fsbench_pretrained.config import FrozenConfig
 
 
 class FrozenPrototypes(Method):
@@ -32,30 +33,21 @@ class FrozenPrototypes(Method):
     name: ClassVar[str] = "frozen-prototypes"
     trains: ClassVar[bool] = False  # the backbone stays frozen: nothing is learned from the fold
     version: ClassVar[str] = "1"
-    default_config: ClassVar[dict[str, Any]] = {
-        "backbone": "imagenet-efficientnet-lite0",  # any registered backbone
-        "backbone_options": {},  # keyword arguments for the backbone, e.g. {"input_size": 160}
-        "classifier": "prototype",  # any registered classifier: prototype, prior-prototype (n0), max, ...
-        **PRIOR_DEFAULTS,
-        # torch intra-op threads while embedding (0: torch's default); on an oversubscribed CPU
-        # one thread can be several times faster than two
-        "threads": 0,
-    }
-    config_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {"threads": (0, None), **PRIOR_RANGES}
-    late_keys: ClassVar[dict[str, Any]] = PRIOR_DEFAULTS
+    config_class = FrozenConfig
+    config: FrozenConfig
     # not in the demo: the demo's Omniglot sets are 4 840 images through a 224-px ImageNet net,
     # several minutes on 2 cores
 
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
+    def __init__(self, config: Mapping[str, Any] | FrozenConfig | None = None) -> None:
         super().__init__(config)
-        registry.find("backbones", self.config["backbone"])  # did-you-mean error now, not mid-run
-        registry.find("classifiers", self.config["classifier"])
+        registry.find("backbones", self.config.backbone.name)  # did-you-mean error now, not mid-run
+        registry.find("classifiers", self.config.classifier.name)
         self._backbone: PoseBackbone | None = None
 
     def load_backbone(self) -> PoseBackbone:
         """The configured backbone, built on first use: its weights load once per method."""
         if self._backbone is None:
-            backbone = build_backbone(self.config["backbone"], self.config["backbone_options"])
+            backbone = build_backbone(self.config.backbone.name, self.config.backbone.options)
             self._backbone = backbone.place(self.placement)
         return self._backbone
 
@@ -65,15 +57,15 @@ class FrozenPrototypes(Method):
 
     def training_work(self, train: DatasetView, seed: int) -> TrainingWork:
         """Nothing trained: every test image once through the frozen backbone (features cached per image)."""
-        backbone = self.config["backbone"]
+        backbone = self.config.backbone.name
         return TrainingWork(frozen=True, variant=backbone, what=f"nothing to train: frozen {backbone} features")
 
     def embed(self, view: DatasetView) -> Tensor:
-        with torch_threads(self.config["threads"]):
+        with torch_threads(self.config.threads):
             return F.normalize(backbone_features(self.load_backbone(), view), dim=1)
 
     def make_classifier(self) -> LowShotClassifier:
-        return registry.classifier(self.config["classifier"], n0=self.config["n0"])
+        return registry.classifier(self.config.classifier.name, n0=self.config.classifier.n0)
 
     def describe(self) -> dict[str, Any]:
         """The method's record plus the outside weights: a board entry must name them."""

@@ -1,4 +1,5 @@
-"""Typed method configs: every value is checked against its default before anything runs.
+"""Plain-dict method configs (a plugin that keeps `default_config = {...}`), and the migration of
+flat legacy configs (what boards and results files stored before typed configs) to the nested form.
 
 A config value of the wrong type (`--set size=abc`), out of range (`size=-3`) or outside an enum
 (`mode=XYZ`) used to surface minutes later as a torch or PIL traceback that blamed the dataset.
@@ -15,11 +16,13 @@ accepts any JSON value, a float default accepts an int, and bool never stands in
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping
 from typing import Any
 
-from fsbench.errors import FsbenchError
+from fsbench.configs.base import ConfigError
+from fsbench.configs.overrides import nest
 
 NUMBER = (int, float)
 
@@ -28,10 +31,6 @@ NUMBER = (int, float)
 PRIOR_DEFAULTS: dict[str, Any] = {"n0": 2.0}
 #: what an embedding method's config says about n0: a number ≥ 0
 PRIOR_RANGES: dict[str, tuple[float | None, float | None]] = {"n0": (0, None)}
-
-
-class ConfigError(FsbenchError):
-    """A method config that is not an object, has an unknown key or a value of the wrong kind."""
 
 
 def _accepted(default: Any) -> tuple[type, ...] | None:
@@ -75,7 +74,9 @@ def check_config(
         )
     unknown = sorted(set(config) - set(defaults))
     if unknown:
-        raise ConfigError(f"method {method!r} has no config key(s) {unknown}; known keys: {sorted(defaults)}")
+        near = difflib.get_close_matches(unknown[0], list(defaults), n=1, cutoff=0.5)
+        hint = f"; nearest: {near[0]!r} ({_kind(near[0], defaults, types, choices)})" if near else ""
+        raise ConfigError(f"method {method!r} has no config key {unknown[0]!r}{hint}; keys: {', '.join(defaults)}")
     types, choices, ranges = types or {}, choices or {}, ranges or {}
     for key, value in config.items():
         _check_value(method, key, value, defaults[key], types.get(key), choices.get(key), ranges.get(key))
@@ -104,6 +105,22 @@ def _check_value(method, key, value, default, types, allowed, bounds) -> None:
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             span = f"{'-∞' if lo is None else lo}…{'∞' if hi is None else hi}"
             raise ConfigError(f"{where} must lie in {span}, not {value}")
+
+
+def _kind(key: str, defaults: Mapping[str, Any], types, choices) -> str:
+    if choices and key in choices:
+        return " | ".join(repr(c) for c in choices[key])
+    accepted = (types or {}).get(key) or _accepted(defaults[key])
+    return "any" if accepted is None else " | ".join(dict.fromkeys(t.__name__ for t in accepted))
+
+
+def migrate(method: str, flat: Mapping[str, Any], renames: Mapping[str, str]) -> dict[str, Any]:
+    """A flat legacy config → the nested overrides of its typed config: each legacy key moves to the
+    dotted key `renames` names for it (values unchanged); a key it does not name is refused."""
+    unknown = sorted(set(flat) - set(renames))
+    if unknown:
+        raise ConfigError(f"method {method!r}: legacy config key(s) {unknown} have no place in its typed config")
+    return nest({renames[k]: v for k, v in flat.items()})
 
 
 def _show(value: Any) -> str:
