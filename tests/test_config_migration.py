@@ -79,3 +79,12 @@ def test_migrating_an_entry_keeps_its_first_hash_and_is_idempotent():
     assert once["metrics"] == entry["metrics"] and migrate_entry(once) == once
     cls = registry.get("methods", "hand2vec")
     assert once["method"]["config"] == as_dict(cls.make_config(once["method"]["config"]))
+
+
+def test_an_entry_is_still_found_by_the_hash_it_was_published_under():
+    from fsbench.boards.leaderboard import find_entry
+
+    boards = ROOT / "leaderboards"
+    _, _, entry = find_entry("massey__leave-signer-out/hand2vec@b65248f4", boards)  # its hash before the migration
+    assert entry["method"]["legacy_config_hash"].startswith("b65248f4")
+    assert find_entry(f"massey__leave-signer-out/hand2vec@{entry['method']['config_hash'][:8]}", boards)[2] == entry
