@@ -48,7 +48,7 @@ CHUNK = 64
 
 @dataclass(frozen=True)
 class Recipe:
-    """How a pretrained network is fine-tuned (issue 22's GPU calibration, by default)."""
+    """How a pretrained network is fine-tuned (by default the recipe calibrated on a GPU, docs/baselines.md)."""
 
     epochs: int = 15
     batch_size: int = 64  # images per micro-batch
