@@ -1,8 +1,8 @@
 """Training augmentation on image tensors (torchvision transforms v2), drawn per image from a seeded
 generator so a (seed, batch) always gives the same images.
 
-The fine-tuning recipe calibrated on a GPU (docs/baselines.md): rotation ±15°, scale 0.8–1.1, shift ±10 % of the side, then
-brightness / contrast / saturation ±20 %. Horizontal flips only where the dataset card says a
+The fine-tuning recipe calibrated on a GPU (docs/baselines.md): rotation ±15°, scale 0.8–1.1,
+shift ±10 % of the side, then brightness / contrast / saturation ±20 %. Horizontal flips only where the dataset card says a
 mirror image keeps its class (`DatasetCard.flips`): never for hands, whose handedness is part
 of the sign. torchvision's random transforms draw one set of parameters per call and from the
 global RNG; here every image gets its own, from the caller's `torch.Generator`.
