@@ -131,3 +131,28 @@ def test_non_finite_embeddings_fail_loudly(tiny, monkeypatch):
     monkeypatch.setattr(registry, "find", patched)
     with pytest.raises(FsbenchError, match="non-finite embeddings"):
         run(RunRequest("diverged", "tiny", "leave-signer-out", [1], 1, 0), tiny)
+
+
+def test_the_fine_tuning_trainer_sees_training_signers_only(tiny, tiny_backbone, tmp_path, monkeypatch):
+    """Every method on a pretrained backbone in stages trains through fsbench.training.finetune;
+    whatever reaches it is the fold's training view, never a test signer's image."""
+    import pytest
+
+    from fsbench.training import finetune as trainer
+
+    pytest.importorskip("fsbench_fewshot_baselines")
+    monkeypatch.setenv("FSBENCH_HOME", str(tmp_path))
+    seen: list[set[str]] = []
+    real = trainer.finetuned
+
+    def spy(make_backbone, starting, recipe, make_objective, train, seed, identity, **kw):
+        seen.append(set(train.signers.tolist()))
+        return real(make_backbone, starting, recipe, make_objective, train, seed, identity, **kw)
+
+    monkeypatch.setattr(trainer, "finetuned", spy)
+    config = {"backbone": tiny_backbone, "recipe": {"epochs": 1, "batch_size": 8, "size": 24, "stages": 2, "views": 2}}
+    results = run(RunRequest("finetune", "tiny", "leave-signer-out", [0, 1], 2, 0, config=config), tiny)
+    held_out = [f["test_signers"][0] for f in results["split"]["folds"]]
+    assert len(seen) == len(held_out) == 3
+    for trained_on, signer in zip(seen, held_out):
+        assert signer not in trained_on and trained_on

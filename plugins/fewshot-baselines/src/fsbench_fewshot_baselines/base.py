@@ -30,8 +30,11 @@ from fsbench.data.dataset import DatasetView, Mode
 from fsbench.errors import FsbenchError
 from fsbench.runtime import torch_threads
 from fsbench.training.cache import cache_key, load_model, model_path, save_model, train_or_load
+from fsbench.training.finetune import Finetuned, Recipe
+from fsbench.training.objectives import Objective
 
 from fsbench_fewshot_baselines.backbones import BACKBONES, RegisteredNet, registered_backbone
+from fsbench_fewshot_baselines import pretrained
 from fsbench_fewshot_baselines.checkpoints import Checkpoints
 
 GRAYSCALE_PIL_MODES = {"1", "L", "LA", "I", "I;16", "F", "P"}
@@ -51,9 +54,12 @@ COMMON_CONFIG: dict[str, Any] = {
     # auto: the method's own rule; or any registered classifier, e.g. prior-prototype (with n0)
     "classifier": "auto",
     **PRIOR_DEFAULTS,
+    # a registered backbone in stages (mediapipe-handnet, imagenet-efficientnet-lite0) is fine-tuned by
+    # fsbench's one trainer: these override its settings (fsbench.training.finetune.Recipe; pretrained.py)
+    "recipe": {},
 }
 #: keys added after the boards' entries were published, at the values that keep their meaning
-LATE_KEYS: dict[str, Any] = {"classifier": "auto", **PRIOR_DEFAULTS}
+LATE_KEYS: dict[str, Any] = {"classifier": "auto", **PRIOR_DEFAULTS, "recipe": {}}
 COMMON_TRAIN_KEYS = ("backbone", "backbone_args", "width", "resnet_widths")
 
 
@@ -169,6 +175,14 @@ class TrainedMethod(Method):
         name = self.config["classifier"]
         return None if name == "auto" else registry.classifier(name, n0=self.config["n0"])
 
+    def objective(self, recipe: Recipe, dim: int, classes: int) -> Objective:
+        """What fine-tuning a registered backbone minimises for this method (pretrained.py)."""
+        raise NotImplementedError
+
+    def finetuned_embedding(self, features: Tensor) -> Tensor:
+        """A fine-tuned backbone's pooled features → this method's embedding (default: themselves)."""
+        return features
+
     def extra_meta(self, inp: Input) -> dict[str, Any]:
         """What `build` needs besides the input and classes (saved beside the weights)."""
         return {}
@@ -223,6 +237,8 @@ class TrainedMethod(Method):
         return None
 
     def training_work(self, train: DatasetView, seed: int) -> TrainingWork | None:
+        if pretrained.finetunes(self):
+            return None  # the shared trainer's cost is measured in docs/baselines.md, not modelled here
         inp = self.resolve_input(train)
         units = self.work_units(np.asarray(train.labels), inp)
         if units is None:
@@ -234,6 +250,9 @@ class TrainedMethod(Method):
                             shorten=f"a shorter training (--set {self.length_key}={max(1, length // 5)})")
 
     def fit(self, train: DatasetView, seed: int) -> None:
+        if pretrained.finetunes(self):  # a registered backbone in stages: the one fine-tuning trainer
+            pretrained.recipe(self)  # a bad recipe is one line before anything is decoded
+            return pretrained.fit(self, train, seed)
         inp = self.resolve_input(train)
         trainer = self.trainer or self.name
         key = self.cache_key(train, seed, inp)
@@ -265,6 +284,9 @@ class TrainedMethod(Method):
     def embed(self, view: DatasetView) -> Tensor:
         if self.net is None:
             raise FsbenchError(f"method {self.name!r} must be fit on a training view before embed")
+        if isinstance(self.net, Finetuned):
+            with torch_threads(self.config["threads"]):
+                return pretrained.embed(self, view)
         self.net.eval()
         inp = Input(self.meta["size"], self.meta["mode"], self.meta["invert"])
         where = self.placement

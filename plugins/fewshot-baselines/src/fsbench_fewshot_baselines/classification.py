@@ -15,7 +15,9 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from fsbench.errors import FsbenchError
+from fsbench.training.finetune import Recipe
 from fsbench.training.loop import Plan, fit
+from fsbench.training.objectives import CrossEntropy, Objective
 from fsbench.training.optim import OptimizerSpec
 from fsbench.training.schedule import schedule_from_config
 
@@ -90,6 +92,10 @@ class ClassificationMethod(TrainedMethod):
         classes = meta["num_classes"] * meta.get("label_stride", 1)
         head = make_head(self.config["head"], dim, classes, self.config["cosine_scale"])
         return Classifier(backbone, head)
+
+    def objective(self, recipe: Recipe, dim: int, classes: int) -> Objective:
+        """On a pretrained backbone: cross-entropy with label smoothing over the recipe's head."""
+        return CrossEntropy(recipe.head, dim, classes, recipe.label_smoothing, recipe.cosine_scale)
 
     def work_units(self, labels: np.ndarray, inp: Input) -> tuple[int, int, str]:
         """Full batches of `batch_size` over every image (each rotation too, on characters), `epochs` times."""

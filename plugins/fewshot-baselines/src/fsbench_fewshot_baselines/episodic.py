@@ -15,7 +15,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from fsbench.training.finetune import Recipe
 from fsbench.training.loop import Plan, fit
+from fsbench.training.objectives import Episodic, Objective
 from fsbench.training.optim import OptimizerSpec
 from fsbench.training.schedule import schedule_from_config
 
@@ -58,6 +60,12 @@ class EpisodicMethod(TrainedMethod):
     def episode_logits(self, support: Tensor, support_labels: Tensor, query: Tensor, ways: int) -> Tensor:
         """(Nq, ways) logits of each query over the episode's classes."""
         raise NotImplementedError
+
+    def objective(self, recipe: Recipe, dim: int, classes: int) -> Objective:
+        """On a pretrained backbone: this method's episode logits on N-way K-shot episodes."""
+        cfg = self.config
+        return Episodic(self.episode_logits, int(cfg["train_ways"]), int(cfg["train_shots"]),
+                        int(cfg["train_queries"]), self.name)
 
     def work_units(self, labels: np.ndarray, inp: Input) -> tuple[int, int, str]:
         """One episode per step: `ways` classes (capped by the classes with enough images, as the

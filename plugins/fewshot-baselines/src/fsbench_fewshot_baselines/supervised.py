@@ -47,6 +47,15 @@ class SupervisedCNN(ClassificationMethod):
     version: ClassVar[str] = "2"
     default_config: ClassVar[dict[str, Any]] = dict(CLASSIFICATION_CONFIG)
 
+    def finetuned_embedding(self, features: Tensor) -> Tensor:
+        """Logits of the fine-tuned head, in the dataset's label columns (untrained labels: 0, never read)."""
+        assert self.net is not None
+        with torch.no_grad():
+            logits = self.net.objective.logits(features.to(next(self.net.objective.parameters()).device)).cpu()
+        out = torch.zeros(len(features), int(self.meta["num_classes"]))
+        out[:, torch.tensor(self.meta["train_classes"])] = logits.float()
+        return out
+
     def make_classifier(self) -> LowShotClassifier:
         if self.net is None:
             raise FsbenchError("supervised-cnn must be fit before make_classifier")
