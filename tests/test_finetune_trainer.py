@@ -11,7 +11,7 @@ from fsbench.api import Finetunable
 from fsbench.errors import FsbenchError
 from fsbench.testing import tiny_staged
 from fsbench.training.augment import Augment
-from fsbench.training.finetune import Finetuned, Recipe, StagedNet, finetuned, run
+from fsbench.training.finetune import Finetuned, Recipe, StagedNet, finetuned, recipe_from, run
 from fsbench.training.objectives import CrossEntropy, Episodic
 
 SMALL = {"epochs": 25, "batch_size": 8, "lr": 3e-3, "head_lr": 3e-2, "warmup_epochs": 0.5, "size": 24}
@@ -43,7 +43,7 @@ COLOUR = Augment(rotation=0.0, shift=0.0, scale=(1.0, 1.0))
 ])
 def test_the_loss_falls(tiny, settings, factor):
     _, images, labels = _data(tiny)
-    recipe = Recipe.from_config({**SMALL, **settings})
+    recipe = recipe_from({**SMALL, **settings})
     torch.manual_seed(0)
     model = _model(recipe)
     trunk_before = [p.clone() for s in model.net.stages[: model.net.cut] for p in s.parameters()]
@@ -57,7 +57,7 @@ def test_the_loss_falls(tiny, settings, factor):
 
 def test_episodic_objective_learns(tiny):
     _, images, labels = _data(tiny)
-    recipe = Recipe.from_config({**SMALL, "epochs": 40})
+    recipe = recipe_from({**SMALL, "epochs": 40})
 
     def logits(support, support_labels, query, ways):
         protos = torch.zeros(ways, support.shape[1]).index_add(0, support_labels, support) / 2
@@ -81,7 +81,7 @@ def test_episodic_objective_learns(tiny):
 def test_cached_by_content_and_seeded(tiny, tmp_path, monkeypatch):
     monkeypatch.setenv("FSBENCH_HOME", str(tmp_path))
     view, _, _ = _data(tiny)
-    recipe = Recipe.from_config(SMALL)
+    recipe = recipe_from(SMALL)
 
     def go(recipe, seed=0):
         return finetuned(tiny_staged, "tiny-1", recipe, lambda dim, c: CrossEntropy("cosine", dim, c), view, seed,
@@ -93,17 +93,17 @@ def test_cached_by_content_and_seeded(tiny, tmp_path, monkeypatch):
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
     emb = again.embed(view)
     assert emb.shape == (len(view), 64) and torch.isfinite(emb).all()
-    assert not go(Recipe.from_config({**SMALL, "epochs": 2}))[1]["cached"]  # another recipe: trained anew
+    assert not go(recipe_from({**SMALL, "epochs": 2}))[1]["cached"]  # another recipe: trained anew
     assert not go(recipe, seed=1)[1]["cached"]
 
 
 def test_bad_recipes_and_backbones_are_one_line():
     with pytest.raises(FsbenchError, match="no setting"):
-        Recipe.from_config({"epoch": 3})
+        recipe_from({"epoch": 3})
     with pytest.raises(FsbenchError, match="expects int"):
-        Recipe.from_config({"epochs": "3"})
+        recipe_from({"epochs": "3"})
     with pytest.raises(FsbenchError, match="size"):
-        Recipe.from_config({"size": 8})
+        recipe_from({"size": 8})
     with pytest.raises(FsbenchError, match="cannot be fine-tuned"):
         StagedNet(object(), -1, 24)
     assert isinstance(tiny_staged(), Finetunable)

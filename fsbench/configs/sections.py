@@ -64,3 +64,26 @@ class ClassifierConfig(Config):
     name: str = option(doc="registered classifier rule (fsbench list classifiers)")
     n0: float = option(doc="prior-prototype only: weight of the training signers' class prototype, "
                            "in support examples", bounds=(0, None))
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinetuneRecipe(Config):
+    """How fsbench's one fine-tuning trainer (fsbench.training.finetune) trains a pretrained backbone
+    in stages with a method's loss. The defaults, written once here, are the recipe calibrated on a
+    GPU (docs/baselines.md); the 2-core CPU default a method uses says so in its own config."""
+
+    epochs: int = option(15, "passes over the training view", bounds=(1, None))
+    batch_size: int = option(64, "images per micro-batch", bounds=(2, None))
+    accumulate: int = option(1, "micro-batches per optimiser step (gradients summed)", bounds=(1, None))
+    lr: float = option(3e-4, "the backbone's peak AdamW rate (linear warm-up, then one cosine to 0)", bounds=(0, None))
+    head_lr: float = option(3e-3, "the peak rate of the loss's own parameters (a classifier head)", bounds=(0, None))
+    weight_decay: float = option(1e-4, "AdamW's decoupled weight decay", bounds=(0, None))
+    warmup_epochs: float = option(1.0, "epochs of linear warm-up", bounds=(0, None))
+    label_smoothing: float = option(0.1, "cross-entropy's label smoothing", bounds=(0, 0.99))
+    head: Literal["cosine", "linear"] = option("cosine", "the cross-entropy head over the training classes")
+    cosine_scale: float = option(10.0, "scale of the cosine head's logits", bounds=(0, None))
+    stages: int = option(-1, "trainable last stages of the backbone: -1 all, 0 none (the head alone)", bounds=(-1, None))
+    views: int = option(0, "K > 0 with frozen stages: K fixed augmented views per image, frozen trunk run once each",
+                        bounds=(0, None))
+    size: int = option(224, "the side in pixels the network runs at", bounds=(16, 1024))
+    augment: bool = option(True, "rotation, scale, shift and colour jitter (flips only where the card allows)")

@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from fsbench import configs
 from fsbench.api import Finetunable
+from fsbench.configs.sections import FinetuneRecipe
 from fsbench.data.dataset import DatasetView
 from fsbench.device import CPU, Placement
 from fsbench.errors import FsbenchError
@@ -46,44 +47,13 @@ VERSION = 1
 CHUNK = 64
 
 
-@dataclass(frozen=True)
-class Recipe:
-    """How a pretrained network is fine-tuned (by default the recipe calibrated on a GPU, docs/baselines.md)."""
+#: the trainer's settings: a typed config section (methods embed it, or take overrides of it)
+Recipe = FinetuneRecipe
 
-    epochs: int = 15
-    batch_size: int = 64  # images per micro-batch
-    accumulate: int = 1  # micro-batches per optimiser step
-    lr: float = 3e-4  # the backbone's peak rate
-    head_lr: float = 3e-3  # the objective's own parameters (a classifier head)
-    weight_decay: float = 1e-4
-    warmup_epochs: float = 1.0
-    label_smoothing: float = 0.1
-    head: str = "cosine"  # cosine | linear (the cross-entropy objective's head)
-    cosine_scale: float = 10.0
-    stages: int = -1  # trainable last stages: −1 all, 0 none (frozen backbone, head only), k the last k
-    views: int = 0  # K > 0 with a frozen trunk: K fixed augmented views, trunk run once per view
-    size: int = 224  # the side the network runs at
-    augment: bool = True
 
-    @classmethod
-    def from_config(cls, values: Mapping[str, Any], where: str = "recipe") -> "Recipe":
-        """A recipe from a config's mapping of overrides; a wrong key or type is one line."""
-        if not isinstance(values, Mapping):
-            raise FsbenchError(f"{where} must be an object of recipe settings, not {values!r}")
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise FsbenchError(f"{where} has no setting(s) {unknown}; known: {sorted(known)}")
-        for key, value in values.items():
-            default = getattr(cls, key)
-            ok = isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int))
-            if not ok or isinstance(value, bool) != isinstance(default, bool):
-                raise FsbenchError(f"{where}.{key} expects {type(default).__name__}, not {value!r}")
-        recipe = cls(**dict(values))
-        if recipe.epochs < 1 or recipe.batch_size < 2 or recipe.accumulate < 1 or recipe.size < 16 or recipe.views < 0:
-            raise FsbenchError(f"{where}: epochs ≥ 1, batch_size ≥ 2, accumulate ≥ 1, size ≥ 16 and views ≥ 0, "
-                               f"not {asdict(recipe)}")
-        return recipe
+def recipe_from(values: Mapping[str, Any] | FinetuneRecipe, where: str = "recipe") -> FinetuneRecipe:
+    """A recipe from overrides of its defaults; a wrong key or value is one line naming `where`."""
+    return configs.build(FinetuneRecipe, values, where)
 
 
 class StagedNet(nn.Module):
@@ -155,7 +125,7 @@ def finetuned(make_backbone: Callable[[], Finetunable], starting: str, recipe: R
     labels = np.unique(train.labels, return_inverse=True)[1].astype(np.int64)
     classes = int(labels.max()) + 1 if len(labels) else 0
     probe = make_objective(1, max(classes, 1))
-    key = cache_key("finetune", VERSION, kind, starting, asdict(recipe), probe.identity(), identity,
+    key = cache_key("finetune", VERSION, kind, starting, configs.as_dict(recipe), probe.identity(), identity,
                     Augment.for_card(train.dataset.card) if recipe.augment else None, train.fingerprint, int(seed),
                     threads=threads, **placement.compute())
     trained: list[bool] = []

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from fsbench import registry
+from fsbench.training.finetune import Finetuned, StagedNet
 from fsbench.data.prepare.omniglot import CARD as OMNIGLOT_CARD
 from fsbench.errors import FsbenchError
 from fsbench.protocol.splits import LeaveSignerOut
@@ -103,19 +104,22 @@ def effnet():
     ("finetune", {**TINY_CLS, "epochs": 1, "finetune_steps": 5, "batch_size": 32}),
 ])
 def test_an_imagenet_backbone_fine_tunes_by_config_and_names_its_weights(tiny, effnet, name, cfg):
+    """A registered backbone in stages trains through fsbench's one fine-tuning trainer (pretrained.py)."""
     train, test = _views(tiny)
-    method = registry.get("methods", name)({**cfg, **effnet, "mode": "auto"})
-    start = {k: v.clone() for k, v in registry.get("backbones", EFFNET)(input_size=32).module.state_dict().items()}
+    recipe = {"epochs": 1, "batch_size": 8, "size": 32}
+    method = registry.get("methods", name)({**cfg, **effnet, "mode": "auto", "recipe": recipe})
+    start = StagedNet(registry.get("backbones", EFFNET)(input_size=32), -1, 32).state_dict()
     method.fit(train, 0)
-    net = next(m for m in method.net.modules() if isinstance(m, backbones.RegisteredNet))
-    moved = [k for k, v in net.module.state_dict().items() if v.dtype.is_floating_point and not torch.equal(v, start[k])]
-    assert moved  # fine-tuned, not frozen
+    assert isinstance(method.net, Finetuned)
+    tuned = method.net.net.state_dict()
+    assert tuned.keys() == start.keys()
+    assert [k for k, v in tuned.items() if v.dtype.is_floating_point and not torch.equal(v, start[k])]  # not frozen
     emb = method.embed(test)
     assert emb.shape == (len(test), 1280) and torch.isfinite(emb).all()
     described = method.describe()["pretrained"]
     assert described["backbone"] == EFFNET and described["trained_on"] == "ImageNet-1k"
-    assert len(described["sha256"]) == 64 and method.meta["mode"] == "RGB"
-    again = registry.get("methods", name)({**cfg, **effnet, "mode": "auto"})
+    assert len(described["sha256"]) == 64
+    again = registry.get("methods", name)({**cfg, **effnet, "mode": "auto", "recipe": recipe})
     again.fit(train, 0)
     assert again.trainings[0]["cached"] and torch.equal(again.embed(test), emb)
     assert np.isfinite(emb.numpy()).all()

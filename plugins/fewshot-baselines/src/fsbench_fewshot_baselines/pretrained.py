@@ -21,7 +21,7 @@ from torch import Tensor
 from fsbench.api import Finetunable
 from fsbench.data.dataset import DatasetView
 from fsbench.training import finetune as trainer  # by module: the leak test spies on trainer.finetuned
-from fsbench.training.finetune import Finetuned, Recipe
+from fsbench.training.finetune import Finetuned, Recipe, recipe_from
 
 from fsbench_fewshot_baselines.backbones import BACKBONES, registered_backbone
 
@@ -44,7 +44,7 @@ def backbone(method: "TrainedMethod") -> Any:
 
 
 def recipe(method: "TrainedMethod") -> Recipe:
-    return Recipe.from_config(method.config["recipe"], f"method {method.name!r} config 'recipe'")
+    return recipe_from(method.config["recipe"], f"method {method.name!r} config 'recipe'")
 
 
 def fit(method: "TrainedMethod", train: DatasetView, seed: int) -> None:

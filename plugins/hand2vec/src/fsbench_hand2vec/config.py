@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from fsbench.configs import Config, option, section
-from fsbench.configs.sections import PRIOR_N0, ClassifierConfig, HeadConfig, SGDRecipe
+from fsbench.configs.sections import PRIOR_N0, ClassifierConfig, FinetuneRecipe, HeadConfig, SGDRecipe
 
 Auto = Literal["auto"]
 
@@ -104,7 +104,9 @@ class Hand2VecFTConfig(Hand2VecConfig):
     train: SGDRecipe = section(SGDRecipe(
         epochs=8, warmup_epochs=1, warmup_lr=1e-5, lr_max=0.01, lr_min=1e-4, batch_size=64, momentum=0.9,
         weight_decay=4e-5,
-    ), "end-to-end fine-tuning of backbone + head by the siamese loss")
+    ), "end-to-end fine-tuning of backbone + head by the siamese loss (the nets trained here)")
+    finetune: FinetuneRecipe = section(FinetuneRecipe(), "fine-tuning a registered backbone in stages "
+                                       "(mediapipe-handnet, imagenet-efficientnet-lite0) by the siamese loss")
 
     legacy_keys = {
         **Hand2VecConfig.legacy_keys, "ft_epochs": "train.epochs", "ft_warmup_epochs": "train.warmup_epochs",
