@@ -40,5 +40,5 @@ def test_fit_embed_classify_through_the_shared_trainer(tiny, tiny_backbone, tmp_
 
 def test_a_bad_recipe_is_one_line_before_training(tiny, tiny_backbone):
     method = make_method("finetune", {"backbone": tiny_backbone, "recipe": {"epoch": 2}})
-    with pytest.raises(FsbenchError, match="no setting"):
+    with pytest.raises(FsbenchError, match="no config key .epoch.; nearest: .epochs."):
         method.fit(tiny.view(np.flatnonzero(tiny.signers != "s1")), 0)
