@@ -129,3 +129,11 @@ def test_no_loop_between_folders():
 def test_arrows_run_down_the_floors():
     up = sorted((m, n) for (a, b), pairs in folder_edges().items() if FLOORS[b] > FLOORS[a] for m, n in pairs)
     assert not up, f"imports that run back up the house: {up[:5]}"
+
+
+def test_test_files_have_unique_names():
+    """pytest imports test files without packages by basename: two of one name stop collection."""
+    seen: dict[str, Path] = {}
+    for path in sorted([*(ROOT / "tests").rglob("test_*.py"), *(ROOT / "plugins").glob("*/tests/**/test_*.py")]):
+        assert path.name not in seen, f"{path} and {seen[path.name]} share a name: rename one"
+        seen[path.name] = path
