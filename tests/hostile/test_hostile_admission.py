@@ -17,12 +17,30 @@ from harness import fsbench, install_plugin, load, refused, tree
 
 #: a method whose config holds a list that may contain null (a real method, installed for this module)
 LISTY = """
-from fsbench.methods.pixels import Pixels
+import torch
+from torch.nn import functional as F
+
+from fsbench import registry
+from fsbench.api import Method
+from fsbench.cost import TrainingWork
 
 
-class Listy(Pixels):
+class Listy(Method):
+    # a plugin that keeps a plain-dict config: pixels' embedding, plus a list-valued key
     name = "listy"
-    default_config = {**Pixels.default_config, "widths": None}
+    version = "1"
+    trains = False
+    default_config = {"size": 16, "mode": "L", "widths": None}
+
+    def training_work(self, train, seed):
+        return TrainingWork()
+
+    def embed(self, view):
+        chunks = [F.normalize(b.flatten(1), dim=1) for b in view.tensors(self.config["size"], self.config["mode"])]
+        return torch.cat(chunks) if chunks else torch.empty(0, 0)
+
+    def make_classifier(self):
+        return registry.classifier("prototype")
 """
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -82,7 +84,7 @@ def test_head_cache_is_keyed_by_the_threads_it_trains_with(tmp_path, monkeypatch
     monkeypatch.setattr(heads, "train_or_load", lambda path, key, build, train: (seen.append((torch.get_num_threads(), key)), (torch.nn.Linear(2, 2), {}))[1])
     from fsbench.device import CPU
 
-    fake = type("M", (), {"name": "h", "config": {"threads": 1}, "config_hash": "c" * 64, "placement": CPU})()
+    fake = type("M", (), {"name": "h", "config": SimpleNamespace(threads=1), "config_hash": "c" * 64, "placement": CPU})()
     with torch_threads(2):
         heads.HeadMethod.fit_head(fake, torch.zeros(2, 2), torch.zeros(2), 0, "id")
     assert seen and seen[0][0] == 1 and seen[0][1] == cache_key("h", "id", "c" * 64, 0, threads=1, **CPU.compute())

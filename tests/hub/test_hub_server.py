@@ -13,15 +13,15 @@ import pytest
 
 import fsbench
 from fsbench.errors import HubError
-from fsbench.testing import tiny_rows
+from fsbench.testing import TINY_CLASSES, TINY_SIGNERS, tiny_image, tiny_rows
 
 RUN = dict(method="pixels", split="leave-signer-out", shots=[1, 2], episodes=3)
 FSBENCH = [sys.executable, "-c", "from fsbench.cli import main; main()"]
 
 
 def write_noisy(out: Path) -> Path:
-    """The tiny dataset with every fourth image drawn from the next class: pixels scores below
-    100 %, so identical metrics mean something."""
+    """The tiny dataset with every fourth image drawn from the next class (a fresh draw, so no two
+    signers share a picture): pixels scores below 100 %, so identical metrics mean something."""
     from fsbench.data.cards import DatasetCard
     from fsbench.data.records import PrepareReport
     from fsbench.data.store import write_prepared
@@ -29,7 +29,8 @@ def write_noisy(out: Path) -> Path:
     rows = tiny_rows(per_cell=4)
     for i, row in enumerate(rows):
         if i % 4 == 3:
-            row["image"] = rows[(i + 4) % len(rows)]["image"]
+            label, signer = TINY_CLASSES.index(row["label"]), TINY_SIGNERS.index(row["signer"])
+            row["image"] = tiny_image((label + 1) % len(TINY_CLASSES), signer, 1000 + i)
     card = DatasetCard(name="noisy", title="Noisy bars", description="test fixture", license="CC0", citation="none",
                        classes=("a", "b", "c", "d"), signers=("s1", "s2", "s3"), raw_layout="synthetic",
                        image_size=24, condition_column="condition")
