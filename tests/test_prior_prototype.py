@@ -104,3 +104,14 @@ def test_n0_is_in_the_hash_of_every_embedding_method(name):
     base = make_method(name, {})
     assert flatten(base.config_dict())[key] == 2.0  # the prior's n0, chosen with --dev
     assert make_method(name, {key: 3.0}).config_hash != base.config_hash
+
+
+@pytest.mark.parametrize("name", [n for n in registry.names("methods") if _n0_key(n)])
+def test_every_embedding_method_takes_the_prior_prototype_classifier(name):
+    """A method with n0 must also accept the rule n0 belongs to (the baselines' dict used to refuse it)."""
+    from fsbench.configs import flatten
+    from fsbench.evaluation.runner import make_method
+
+    key = "classifier.name" if _n0_key(name) == "classifier.n0" else "classifier"
+    method = make_method(name, {key: "prior-prototype"})
+    assert flatten(method.config_dict())[key] == "prior-prototype" != flatten(make_method(name, {}).config_dict())[key]

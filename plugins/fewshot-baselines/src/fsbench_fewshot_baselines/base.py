@@ -125,6 +125,8 @@ class TrainedMethod(Method):
     #: methods with the same trainer and training config share cached weights
     trainer: ClassVar[str] = ""
 
+    #: "auto" or a registered classifier's name (checked against the registry when it is built)
+    config_types: ClassVar[dict[str, tuple[type, ...]]] = {"classifier": (str,)}
     config_choices: ClassVar[dict[str, tuple[Any, ...]]] = {
         "mode": ("auto", "RGB", "L"), "invert": ("auto", True, False), "rotate_classes": ("auto", True, False),
         "head": ("linear", "cosine"), "metric": ("euclidean", "cosine"),
