@@ -117,7 +117,7 @@ def dev(variants: list[str]) -> None:
         doc = run(RunRequest(method="finetune", dataset="massey-224", split="leave-signer-out", shots=[0, 1, 4],
                              episodes=10, config=config, dev=True))
         trainings = doc["method"].get("trainings", [])
-        row = {"variant": variant, **{f"S={s}": round(m["top1"]["mean"] * 100, 1) for s, m in doc["metrics"].items()},
+        row = {"variant": variant, **{s: round(m["top1"]["mean"] * 100, 1) for s, m in doc["metrics"].items()},
                "train_minutes": round(sum(t["train_seconds"] or 0 for t in trainings) / 60, 1),
                "wall_minutes": round((time.perf_counter() - start) / 60, 1),
                "dev_folds": len(trainings), "config_hash": doc["method"]["config_hash"]}

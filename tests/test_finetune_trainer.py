@@ -107,3 +107,15 @@ def test_bad_recipes_and_backbones_are_one_line():
     with pytest.raises(FsbenchError, match="cannot be fine-tuned"):
         StagedNet(object(), -1, 24)
     assert isinstance(tiny_staged(), Finetunable)
+
+
+def test_the_cpu_default_is_the_cheap_recipe_and_a_gpu_gets_the_full_one():
+    from fsbench.device import CPU, Placement
+    from fsbench.training.finetune import CPU_RECIPE
+
+    cpu, gpu = recipe_from({}, placement=CPU), recipe_from({}, placement=Placement(device="cuda:0"))
+    assert (cpu.stages, cpu.views) == (CPU_RECIPE["stages"], CPU_RECIPE["views"]) == (2, 4)
+    assert (gpu.stages, gpu.views) == (-1, 0) and gpu == recipe_from({})  # no placement: the calibrated defaults
+    assert cpu.epochs == gpu.epochs and cpu.size == gpu.size  # only the CPU_RECIPE fields differ
+    assert recipe_from({"stages": -1, "views": 0}, placement=CPU) == gpu  # the full recipe on a CPU, asked for
+    assert recipe_from({"epochs": 3}, placement=CPU).stages == 2  # an override keeps the device's other defaults

@@ -70,7 +70,8 @@ class ClassifierConfig(Config):
 class FinetuneRecipe(Config):
     """How fsbench's one fine-tuning trainer (fsbench.training.finetune) trains a pretrained backbone
     in stages with a method's loss. The defaults, written once here, are the recipe calibrated on a
-    GPU (docs/baselines.md); the 2-core CPU default a method uses says so in its own config."""
+    GPU (docs/baselines.md); `fsbench.training.finetune.recipe_from` lays the CPU's few differing
+    defaults (`CPU_RECIPE`) over them where a run computes on the CPU."""
 
     epochs: int = option(15, "passes over the training view", bounds=(1, None))
     batch_size: int = option(64, "images per micro-batch", bounds=(2, None))

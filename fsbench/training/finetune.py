@@ -51,8 +51,21 @@ CHUNK = 64
 Recipe = FinetuneRecipe
 
 
-def recipe_from(values: Mapping[str, Any] | FinetuneRecipe, where: str = "recipe") -> FinetuneRecipe:
-    """A recipe from overrides of its defaults; a wrong key or value is one line naming `where`."""
+#: where a run computes on the CPU, the recipe's defaults differ in these fields: the last two
+#: stages train on K = 4 cached views — on Massey `--dev` 0.5 points below the best CPU variant
+#: measured, at a tenth of the full recipe's cost (docs/baselines.md, `bench/finetune_cpu.py`)
+CPU_RECIPE: dict[str, Any] = {"stages": 2, "views": 4}
+
+
+def recipe_from(values: Mapping[str, Any] | FinetuneRecipe, where: str = "recipe",
+                placement: Placement | None = None) -> FinetuneRecipe:
+    """A recipe from overrides of its defaults; a wrong key or value is one line naming `where`.
+
+    On a CPU `placement` the defaults are `CPU_RECIPE` over FinetuneRecipe's (the full recipe,
+    calibrated on a GPU, is hours per fold on two cores); given values override either.
+    """
+    if placement is not None and placement.type == "cpu" and isinstance(values, Mapping):
+        values = {**CPU_RECIPE, **values}
     return configs.build(FinetuneRecipe, values, where)
 
 

@@ -27,6 +27,7 @@ def test_fit_embed_classify_through_the_shared_trainer(tiny, tiny_backbone, tmp_
     method.fit(train, 0)
     assert isinstance(method.net, Finetuned) and isinstance(method.net.objective, objective)
     assert method.trainings[-1]["cached"] is False
+    assert method.trainings[-1]["recipe"]["stages"] == 2  # on the CPU: CPU_RECIPE under the given overrides
     emb = method.embed(test)
     assert emb.shape[0] == len(test) and torch.isfinite(emb).all()
     clf = method.make_classifier().fit(emb[::2], torch.from_numpy(test.labels[::2]))

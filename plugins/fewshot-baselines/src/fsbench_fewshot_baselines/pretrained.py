@@ -7,7 +7,10 @@ training: `finetune` and `supervised-cnn` minimise cross-entropy over a cosine o
 (label smoothing), `protonet` and `matchingnet` their own episode logits on N-way K-shot
 episodes. The config's `recipe` overrides the trainer's settings (`fsbench.training.finetune.Recipe`:
 epochs, batch_size, accumulate, lr, head_lr, weight_decay, warmup_epochs, label_smoothing, head,
-cosine_scale, stages, views, size, augment), e.g. `--set 'recipe={"stages": 2, "views": 4}'`.
+cosine_scale, stages, views, size, augment) on the defaults of the device the run computes on:
+on the CPU the last two stages train on four cached views (`finetune.CPU_RECIPE`), on a GPU the
+whole net (the calibrated recipe); `--set 'recipe={"stages": -1, "views": 0}'` asks for the full
+recipe anywhere. Each training's resolved recipe is in the results file (`method.trainings`).
 Conv-4, ResNet-12 and backbones without stages keep the plugin's own training.
 """
 
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from torch import Tensor
 
+from fsbench import configs
 from fsbench.api import Finetunable
 from fsbench.data.dataset import DatasetView
 from fsbench.training import finetune as trainer  # by module: the leak test spies on trainer.finetuned
@@ -44,7 +48,8 @@ def backbone(method: "TrainedMethod") -> Any:
 
 
 def recipe(method: "TrainedMethod") -> Recipe:
-    return recipe_from(method.config["recipe"], f"method {method.name!r} config 'recipe'")
+    """The method's `recipe` overrides on the defaults of the device it runs on (CPU_RECIPE on a CPU)."""
+    return recipe_from(method.config["recipe"], f"method {method.name!r} config 'recipe'", method.placement)
 
 
 def fit(method: "TrainedMethod", train: DatasetView, seed: int) -> None:
@@ -60,7 +65,8 @@ def fit(method: "TrainedMethod", train: DatasetView, seed: int) -> None:
     labels = sorted(set(np.asarray(train.labels).tolist()))
     method.meta = {"finetuned": True, "num_classes": train.num_classes, "train_classes": labels, "label_stride": 1,
                    "train_seconds": meta.get("train_seconds")}
-    method.trainings.append({"train_seconds": meta.get("train_seconds"), "cached": meta["cached"]})
+    method.trainings.append({"train_seconds": meta.get("train_seconds"), "cached": meta["cached"],
+                             "recipe": configs.as_dict(plan)})
 
 
 def embed(method: "TrainedMethod", view: DatasetView) -> Tensor:
