@@ -106,7 +106,7 @@ def config_of(plugin: registry.Plugin, attrs: dict[str, Any]) -> Any:
 
 def config_schema(config: Any, auto: dict[str, str]) -> list[str]:
     """The config as a table — key (dotted: `--set KEY=VALUE`), type, default, one-line doc — and
-    what each "auto" default resolves to (`config_auto`)."""
+    what each placeholder default ("auto", an empty recipe) resolves to (`config_auto`)."""
     from fsbench.configs import schema
 
     rows = [(key, tp, json.dumps(default), doc, default) for key, tp, default, doc in schema(config)] if config else []
@@ -116,5 +116,5 @@ def config_schema(config: Any, auto: dict[str, str]) -> list[str]:
     lines = ["", "config (--set KEY=VALUE, --config FILE):"]
     for key, tp, text, doc, _ in rows:
         lines.append(escape(f"  {key:<{widths[0]}}  {tp:<{widths[1]}}  {text:<{widths[2]}}  {doc}".rstrip()))
-    lines += [escape(f'  {key}: "auto" → {auto[key]}') for key, *_, default in rows if default == "auto" and key in auto]
+    lines += [escape(f"  {key}: {text} → {auto[key]}") for key, _, text, *_ in rows if key in auto]
     return lines

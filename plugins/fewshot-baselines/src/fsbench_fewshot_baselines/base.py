@@ -139,7 +139,7 @@ class TrainedMethod(Method):
     }
     late_keys: ClassVar[dict[str, Any]] = LATE_KEYS
 
-    #: what each "auto" resolves to (`fsbench info` prints it; `resolve_input` and `rotation_on` decide it)
+    #: what each "auto" (and the empty recipe) resolves to (`fsbench info` prints it; `resolve_input` and `rotation_on` decide it)
     config_auto: ClassVar[dict[str, str]] = {
         "size": "28 for grayscale, 32 for colour (conv4, resnet12); a registered backbone: the card's stored size",
         "mode": "L (grayscale) where the sampled images are grey, else RGB; a registered backbone: its channels",
@@ -147,6 +147,9 @@ class TrainedMethod(Method):
         "rotate_classes": "on for grayscale (character) data, off for hands",
         "classifier": "the method's own rule (protonet: its metric's prototypes; matchingnet: softmax "
                       "attention; finetune: a head fitted on the support; supervised-cnn: its logits)",
+        "recipe": "a backbone in stages (mediapipe-handnet, imagenet-efficientnet-lite0) trains by fsbench's "
+                  "fine-tuning trainer: on a CPU its last 2 stages on 4 cached views, on a GPU every stage; "
+                  "overrides any FinetuneRecipe field, e.g. {\"stages\": -1, \"views\": 0}",
     }
 
     net: nn.Module | None = None
