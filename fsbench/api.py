@@ -58,6 +58,16 @@ def config_hash(config: dict[str, Any]) -> str:
     return canonical_hash(config)
 
 
+def method_hash(name: str, version: Any, config: Mapping[str, Any], late_keys: Mapping[str, Any] | None) -> str:
+    """A method's config hash: its canonical config with its name and version. A plain-dict config
+    (`late_keys` given) leaves out the keys added after boards were published while they hold
+    their old values, so those entries keep their hashes; the one rule for runs and board
+    migration alike."""
+    if late_keys is not None:
+        config = {k: v for k, v in config.items() if k not in late_keys or v != late_keys[k]}
+    return config_hash({"method": name, "version": version, **config})
+
+
 @dataclass(frozen=True)
 class Fold:
     """Which rows train the method and which rows are tested on, and why."""
@@ -279,12 +289,9 @@ class Method(ABC):
 
     @property
     def config_hash(self) -> str:
-        """The canonical hash of the whole config, with the method's name and version (a plain-dict
-        config leaves out its `late_keys` at their old values)."""
-        config = self.config_dict()
-        if not isinstance(self.config, configs.Config):
-            config = {k: v for k, v in config.items() if k not in self.late_keys or v != self.late_keys[k]}
-        return config_hash({"method": self.name, "version": self.version, **config})
+        """The canonical hash of the whole config, with the method's name and version (`method_hash`)."""
+        late = None if isinstance(self.config, configs.Config) else self.late_keys
+        return method_hash(self.name, self.version, self.config_dict(), late)
 
     def place(self, placement: Placement) -> "Method":
         """Compute on `placement` (device, precision) from now on; returns self. A method hands it

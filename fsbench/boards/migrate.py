@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fsbench import registry
-from fsbench.api import config_hash
+from fsbench.api import method_hash
 
 
 def migrate_entry(entry: dict[str, Any]) -> dict[str, Any]:
@@ -24,7 +24,7 @@ def migrate_entry(entry: dict[str, Any]) -> dict[str, Any]:
     m = entry["method"]
     cls = registry.get("methods", m["name"])
     config = cls.stored_config(m["config"])
-    new_hash = config_hash({"method": m["name"], "version": m["version"], **config})
+    new_hash = method_hash(m["name"], m["version"], config, None if cls.config_class else cls.late_keys)
     if config == m["config"] and new_hash == m["config_hash"]:
         return entry
     out = copy.deepcopy(entry)
