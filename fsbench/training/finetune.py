@@ -52,8 +52,9 @@ Recipe = FinetuneRecipe
 
 
 #: where a run computes on the CPU, the recipe's defaults differ in these fields: the last two
-#: stages train on K = 4 cached views — on Massey `--dev` 0.5 points below the best CPU variant
-#: measured, at a tenth of the full recipe's cost (docs/baselines.md, `bench/finetune_cpu.py`)
+#: stages train on K = 4 cached views — on Massey `--dev` the best CPU variant measured at S=0 and
+#: S=4 (0.6 points under the best at S=1), at a tenth of the full recipe's cost (docs/baselines.md,
+#: `bench/finetune_cpu.py`)
 CPU_RECIPE: dict[str, Any] = {"stages": 2, "views": 4}
 
 
