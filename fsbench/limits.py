@@ -15,3 +15,6 @@ MAX_CELLS = 10_000
 MAX_EPISODE_ROWS = 50_000_000
 #: side in pixels of a prepared image (`prepare folder --size`): 0 found "no images", 100 000 was OOM-killed
 IMAGE_SIDE = (8, 1024)
+#: classes one confusion figure draws (`fsbench report`): Omniglot's largest run queries ~1 600; a
+#: 16-inch figure has fewer pixels than 4 096 rows, and the matrix grows with the square
+MAX_FIGURE_CLASSES = 4096

@@ -42,10 +42,16 @@ def run(method: str, dataset: "str | FsDataset", split: str, shots: int | Iterab
     auto), cpu, cuda, cuda:N or mps; `precision`: fp32, bf16 or fp16; `deterministic`: torch's flags
     for bitwise GPU reruns (fsbench.device). Nothing is written: `.write(path)` does.
     """
+    from fsbench.data.dataset import FsDataset
     from fsbench.evaluation.runner import RunRequest
     from fsbench.evaluation.runner import run as run_request
     from fsbench.record.results import Results
 
+    if not isinstance(dataset, (str, Path, FsDataset)):
+        raise FsbenchError(f"dataset must be a name, a folder, hub:OWNER/NAME@REVISION or an FsDataset, not "
+                           f"{type(dataset).__name__}")
+    if config is not None and not isinstance(config, dict):  # the rest is checked with the request (check_request)
+        raise FsbenchError(f"config must be a dict of KEY: VALUE overrides, not {type(config).__name__}")
     data = None if isinstance(dataset, (str, Path)) else dataset
     request = RunRequest(
         method=method, dataset=str(dataset) if data is None else data.name, split=split, shots=_shots(shots),
@@ -77,6 +83,10 @@ def prepare(dataset: str, raw: str | Path | None = None, out: str | Path | None 
     signers are refused unless `allow_duplicates`."""
     from fsbench.data.hub import prepare_dataset
 
+    if "name" in options:  # the documented option (`--name`); the builder calls it dataset_name
+        if "dataset_name" in options:
+            raise FsbenchError("give name= or dataset_name=, not both")
+        options["dataset_name"] = options.pop("name")
     return prepare_dataset(dataset, raw, out, push=push, strict=strict, allow_duplicates=allow_duplicates, **options)
 
 
@@ -115,10 +125,12 @@ def publish(results: "str | Path | Results | Iterable[str | Path | Results]", bo
     cells of its sweep.json), become one entry. `to`: then export the
     boards to `hub:OWNER/NAME` or a local git repo DIR (`Published.export.revision` pins it)."""
     from fsbench.boards.aggregate import entries_of
-    from fsbench.boards.hub import export_boards
+    from fsbench.boards.hub import check_export_target, export_boards
     from fsbench.boards.leaderboard import publish_all
     from fsbench.record.results import Results
 
+    if to is not None:
+        check_export_target(to)  # before any board is written: a refused --to must leave the boards as they were
     items = [results] if isinstance(results, (str, Path, Results)) else builtins.list(results)
     with tempfile.TemporaryDirectory(prefix="fsbench-publish-") as tmp:
         paths = [_written(r, Path(tmp), i) if isinstance(r, Results) else Path(r) for i, r in enumerate(items)]

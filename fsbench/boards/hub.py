@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from fsbench.boards.leaderboard import read_board
-from fsbench.data.git_repo import commit_files, git
+from fsbench.data.git_repo import check_target, commit_files, git
 from fsbench.data.hub_repo import fetch, is_hub, parse, remote_files, upload
 from fsbench.errors import ResultsError
 from fsbench.sweep.from_board import sweep_path
@@ -91,6 +91,21 @@ def card(names: Iterable[str], where: str) -> str:
             + f"\n\nShow one pinned to a commit: `fsbench leaderboard hub:{where}@REVISION --format markdown`.\n")
 
 
+def _board_repo_path(rel: str) -> bool:
+    """A path a leaderboards repo may track: its card, the Hub's .gitattributes, a board's files."""
+    return rel in ("README.md", ".gitattributes") or board_of_path(rel) is not None
+
+
+def check_export_target(to: str) -> None:
+    """Refuse a `--to` that `export_boards` would refuse, before `publish` writes any board:
+    a malformed `hub:` spec, or a DIR that is a file, holds files of its own or is a git repo
+    fsbench may not write (another branch, uncommitted changes, files that are not boards)."""
+    if is_hub(to):
+        parse(to)
+        return
+    check_target(to, allowed=_board_repo_path, what="a fsbench leaderboards repo")
+
+
 def export_boards(board_paths: Iterable[Path], to: str) -> Exported:
     """Copy published boards to `to`: `hub:OWNER/NAME[@BRANCH]` (online, needs a token) or a
     local git repo DIR in the Hub's layout, committed on main."""
@@ -112,7 +127,7 @@ def export_boards(board_paths: Iterable[Path], to: str) -> Exported:
     files["README.md"] = card({*present, *names}, "OWNER/NAME").encode()  # type: ignore[arg-type]
     revision, changed = commit_files(
         dest, files, message=message, what="a fsbench leaderboards repo",
-        allowed=lambda rel: rel in ("README.md", ".gitattributes") or board_of_path(rel) is not None,
+        allowed=_board_repo_path,
         replaced=lambda rel: rel == "README.md" or board_of_path(rel) in names,
     )
     return Exported(names, str(dest), revision, changed)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -41,12 +40,13 @@ def load_config(path: Path | None, overrides: tuple[str, ...]) -> dict[str, Any]
     """`--config FILE` (JSON/TOML, nested tables or dotted keys) with each `--set KEY=VALUE` laid
     over it (`--set head.epochs=5`): the nested overrides the method's typed config is built from."""
     from fsbench.configs import merge, nest, parse_set
+    from fsbench.record.document import parse_json
 
     config: dict[str, Any] = {}
     if path is not None:
         try:
             text = read_input_text(path, "config file", limit=2**24)
-            config = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+            config = tomllib.loads(text) if path.suffix == ".toml" else parse_json(text)  # a key twice: refused
         except (OSError, ValueError, RecursionError) as exc:
             raise FsbenchError(f"config file {path} cannot be read ({exc}); use JSON or TOML") from None
         if not isinstance(config, dict):

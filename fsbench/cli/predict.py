@@ -31,6 +31,7 @@ def predict(method, from_path, dataset, split, fold, seed, config_path, override
             as_json, device, precision, deterministic) -> None:
     """Classify IMAGES against a new signer's SUPPORT images with a fitted method (top-2 with scores)."""
     from rich.table import Table
+    from rich.text import Text
 
     known_names(method, split)  # before torch
     from fsbench.deploy.fit import fit_fold, refit_from_results
@@ -58,11 +59,12 @@ def predict(method, from_path, dataset, split, fold, seed, config_path, override
         click.echo(json.dumps(doc, indent=1))
         return
     per = doc["support"]["per_class"]
+    # Text, not markup: file and folder names are the user's data ("[/red].png" was a MarkupError)
     table = Table("image", "top-1", "score", "top-2", "score",
-                  title=f"{fitted.name} (fitted on {data.name} {chosen.name}) · {len(per)} letters, "
-                        f"{min(per.values())}–{max(per.values())} support images each")
+                  title=Text(f"{fitted.name} (fitted on {data.name} {chosen.name}) · {len(per)} letters, "
+                             f"{min(per.values())}–{max(per.values())} support images each"))
     for p in doc["predictions"]:
         cells = [c for t in p["top"] for c in (t["label"], f"{t['score']:.3f}")] if p["detected"] else ["no hand found"]
-        table.add_row(p["image"], *cells)
+        table.add_row(*map(Text, [p["image"], *cells]))
     out.print(table)
     out.print(f"score: {doc['score']}", markup=False, highlight=False, soft_wrap=True)

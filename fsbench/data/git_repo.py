@@ -64,11 +64,7 @@ def commit_files(
     dest = Path(dest).expanduser().resolve()
     created = _open_repo(dest, what)
     try:
-        tracked = [p for p in git(dest, "ls-files", "-z").stdout.split("\0") if p]
-        foreign = [p for p in tracked if not allowed(p)]
-        if foreign:
-            raise RepoError(f"{dest} tracks files that are not part of {what} ({', '.join(foreign[:3])}); "
-                            f"fsbench will not replace them: give a new folder or a repo fsbench wrote")
+        tracked = _owned_tracked(dest, allowed, what)
         for rel in tracked:
             if replaced(rel):
                 (dest / rel).unlink(missing_ok=True)
@@ -90,21 +86,37 @@ def commit_files(
         raise
 
 
-def _open_repo(dest: Path, what: str) -> bool:
-    """Check (or create) the repo at `dest`; True when this call created it (in a new or empty folder)."""
+def _owned_tracked(dest: Path, allowed: Owns, what: str) -> list[str]:
+    """The paths `dest` tracks, every one of them `allowed`, else a one-line RepoError."""
+    tracked = [p for p in git(dest, "ls-files", "-z").stdout.split("\0") if p]
+    foreign = [p for p in tracked if not allowed(p)]
+    if foreign:
+        raise RepoError(f"{dest} tracks files that are not part of {what} ({', '.join(foreign[:3])}); "
+                        f"fsbench will not replace them: give a new folder or a repo fsbench wrote")
+    return tracked
+
+
+def check_target(dest: Path | str, *, allowed: Owns, what: str) -> None:
+    """Every refusal `commit_files` would make about `dest`, without writing anything: a command
+    that writes elsewhere first (`publish --to` writes the boards) checks its target before, so a
+    refused target leaves nothing half-done."""
+    from fsbench.names import output_dir
+
+    dest = output_dir(Path(dest).expanduser(), "--to").resolve()  # a FIFO, a path under a file, read-only
+    if _checked_repo(dest, what):
+        _owned_tracked(dest, allowed, what)
+
+
+def _checked_repo(dest: Path, what: str) -> bool:
+    """True when `dest` is a git repo fsbench may write (on main, clean); False when it is absent
+    or an empty folder (a repo is created there); anything else is a one-line RepoError."""
     if dest.exists() and not dest.is_dir():
         raise RepoError(f"--to {dest} is a file, not a folder; give a folder for {what}")
     if not (dest / ".git").exists():
         if dest.exists() and any(dest.iterdir()):
             raise RepoError(f"--to {dest} holds files and is not a git repository; give a new or empty folder, "
                             f"or a repository fsbench wrote")
-        dest.mkdir(parents=True, exist_ok=True)
-        try:
-            git(dest, "init", "-q", "-b", BRANCH)
-        except BaseException:
-            _undo(dest, created=True)
-            raise
-        return True
+        return False
     branch = git(dest, "symbolic-ref", "--short", "-q", "HEAD", check=False).stdout.strip()
     if branch != BRANCH:
         raise RepoError(f"{dest} is on {branch or 'a detached HEAD'!s}, not branch {BRANCH}; "
@@ -113,6 +125,19 @@ def _open_repo(dest: Path, what: str) -> bool:
     if dirty:
         raise RepoError(f"{dest} has uncommitted changes ({dirty.splitlines()[0].strip()}); "
                         f"commit or discard them first, so fsbench replaces nothing of yours")
+    return True
+
+
+def _open_repo(dest: Path, what: str) -> bool:
+    """Check (or create) the repo at `dest`; True when this call created it (in a new or empty folder)."""
+    if not _checked_repo(dest, what):
+        dest.mkdir(parents=True, exist_ok=True)
+        try:
+            git(dest, "init", "-q", "-b", BRANCH)
+        except BaseException:
+            _undo(dest, created=True)
+            raise
+        return True
     return False
 
 

@@ -7,6 +7,8 @@ where it goes (`push_dataset`: a Hub repo online, or a local git repo in the Hub
 
 from __future__ import annotations
 
+import inspect
+
 import json
 import os
 from dataclasses import dataclass
@@ -133,6 +135,10 @@ def prepare_dataset(
 ) -> PrepareReport:
     """What `fsbench prepare NAME --raw PATH [--out DIR] [--push REPO] [--strict] [--allow-duplicates]` does."""
     builder_cls = registry.get("datasets", name)
+    try:  # an option the builder does not take is the caller's mistake, not a TypeError from inside it
+        inspect.signature(builder_cls).bind(partial=partial, **builder_options)
+    except TypeError as exc:
+        raise DatasetError(f"dataset {name!r} does not take these options ({exc})") from None
     builder = builder_cls(partial=partial, **builder_options)
     raw_path = Path(raw) if raw is not None else default_raw(builder.card)
     if raw_path is None:

@@ -34,15 +34,39 @@ def who(method: Method) -> str:
     return f"method {method.name!r} (distribution {method.distribution!r})"
 
 
-def check_request(shots: list[int], episodes: int, seed: int, ways: int | None) -> None:
-    """Numbers a run can honour, checked before the method is even built."""
-    if not shots or any(not isinstance(s, int) or s < 0 for s in shots):
+def _count(value: Any) -> bool:
+    """An int that is not a bool (True would be one episode, S=1 or seed 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_request(request: Any) -> None:
+    """Every field of a run request (`fsbench.evaluation.runner.RunRequest`) typed and in range,
+    checked before the method is even built. The CLI's click types cover its flags; the Python API
+    and sweep cells pass values straight through, where `cross_condition="no"` ran cross-condition,
+    `dev="no"` a development run, `episodes=True` one episode and `episodes="2"` was blamed as
+    "not ≥ 1"."""
+    for key in ("method", "dataset", "split"):
+        value = getattr(request, key)
+        if not isinstance(value, str) or not value.strip():
+            raise ProtocolError(f"{key} must be a name (text), not {type(value).__name__} {str(value)[:40]!r}")
+    for key in ("cross_condition", "dev", "deterministic"):
+        value = getattr(request, key)
+        if not isinstance(value, bool):
+            raise ProtocolError(f"{key} must be True or False, not {type(value).__name__} {str(value)[:40]!r}")
+    if not isinstance(request.config, dict):
+        raise ProtocolError(f"config must be a dict of KEY: VALUE overrides, not {type(request.config).__name__}")
+    shots, episodes, seed, ways = request.shots, request.episodes, request.seed, request.ways
+    if not isinstance(shots, list) or not shots or any(not _count(s) or s < 0 for s in shots):
         raise ProtocolError("--shots must be integers ≥ 0, e.g. 0,1,4")
-    if not isinstance(episodes, int) or episodes < 1:
+    if not _count(episodes):
+        raise ProtocolError(f"--episodes must be an integer ≥ 1, not {episodes!r}")
+    if episodes < 1:
         raise ProtocolError(f"--episodes must be ≥ 1, not {episodes}")
-    if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ProtocolError(f"--seed must be an integer from 0 to {MAX_SEED} (32 bits), not {seed}")
-    if ways is not None and (not isinstance(ways, int) or ways < 2):
+    if not _count(seed) or not 0 <= seed <= MAX_SEED:
+        raise ProtocolError(f"--seed must be an integer from 0 to {MAX_SEED} (32 bits), not {seed!r}")
+    if ways is not None and not _count(ways):
+        raise ProtocolError(f"--ways must be an integer ≥ 2 or None (every test class), not {ways!r}")
+    if ways is not None and ways < 2:
         raise ProtocolError(f"--ways {ways}: an episode needs at least 2 classes to tell apart; use --ways 2 or more")
 
 

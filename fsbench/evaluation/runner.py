@@ -104,7 +104,7 @@ def prepare(request: RunRequest, data: FsDataset | None = None) -> Prepared:
     """Method, split, data, folds and episodes of a request; refused here if invalid or too big."""
     from fsbench.data.hub import resolve_dataset
 
-    check_request(request.shots, request.episodes, request.seed, request.ways)
+    check_request(request)
     placement = resolve(request.device, request.precision, request.deterministic)
     placement.apply()
     method = make_method(request.method, request.config).place(placement)

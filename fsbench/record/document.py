@@ -85,14 +85,36 @@ def upgrade(results: dict[str, Any], source: str = "results") -> dict[str, Any]:
     return results
 
 
+class DuplicateKeyError(ValueError):
+    """A JSON object that names one key twice."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise DuplicateKeyError(f"key {key[:40]!r} appears twice in one object")
+        seen[key] = value
+    return seen
+
+
+def parse_json(text: str) -> Any:
+    """`json.loads` for files a person may have edited: an object that names a key twice is a
+    ValueError, since readers disagree on which copy counts (Python takes the last, a reviewer
+    reads the first), so a forged value could hide behind an honest one. Every error is a
+    ValueError (a number past Python's 4300-digit limit too) or a RecursionError."""
+    return json.loads(text, object_pairs_hook=_unique_keys)
+
+
 def read_json(path: Path, what: str, missing: str, corrupt: str) -> Any:
     """A JSON file's content; each way of failing is one line naming `what` and its fix
-    (`missing`: when there is no file; `corrupt`: when it is not JSON, or nested too deep)."""
+    (`missing`: when there is no file; `corrupt`: when it is not JSON, names a key twice, holds an
+    integer of more than 4300 digits, or is nested too deep)."""
     try:
-        return json.loads(read_input_text(path, what))
+        return parse_json(read_input_text(path, what))
     except FileNotFoundError:
         raise ResultsError(f"{what} {path} does not exist; {missing}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError and int limits are ValueErrors
         raise ResultsError(f"{what} {path} is corrupt, not valid JSON ({type(exc).__name__}: {exc}); {corrupt}") from None
     except OSError as exc:
         raise ResultsError(f"{what} {path} cannot be read ({exc.strerror}); check the path") from None

@@ -19,6 +19,7 @@ feed only `fsbench report`, and `fsbench verify` re-runs an entry to check every
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -224,10 +225,21 @@ def check_confusions(results: dict[str, Any], source: str) -> None:
                                "re-create it with `fsbench run`")
 
 
+def check_created(results: dict[str, Any], source: str) -> None:
+    """`created` is an ISO 8601 date-time: it becomes a board entry's date, and the schema's
+    `format` is not enforced by jsonschema without extra packages."""
+    try:
+        dt.datetime.fromisoformat(results["created"])
+    except (TypeError, ValueError):
+        raise ResultsError(f"{source}: created {str(results['created'])[:40]!r} is not an ISO 8601 date-time; "
+                           "re-create it with `fsbench run`") from None
+
+
 def check(results: dict[str, Any], source: str) -> None:
     """Everything a results document must show about itself: finite, its summaries what its rows
-    add up to, its split its own, its confusions over its classes."""
+    add up to, its split its own, its confusions over its classes, its date a date."""
     finite_numbers(results, source)
+    check_created(results, source)
     check_rows(results, source)
     check_split(results, source)
     check_confusions(results, source)

@@ -32,10 +32,13 @@ class Results:
 
     def write(self, path: Path | str) -> Path:
         """Validate and write atomically, as `fsbench run --out` does; returns the path."""
+        from fsbench.names import output_file
         from fsbench.record.document import write_results
 
-        write_results(Path(path), self._doc)
-        return Path(path)
+        # `fsbench run --out`'s rule: "runs/" is a folder asked for, never a file named "runs"
+        path = output_file(path, "results path")
+        write_results(path, self._doc)
+        return path
 
     @property
     def document(self) -> ResultsDocument:

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fsbench.record.shots import accuracy_vs_shots, shot_key, shots_in, shots_of  # noqa: E402
-from fsbench.record.stats import dense_confusion, episode_ci  # noqa: E402
+from fsbench.record.stats import episode_ci, queried_confusion  # noqa: E402
 
 DPI = 110
 
@@ -32,9 +32,8 @@ def to_png(fig: plt.Figure) -> bytes:
 
 def confusion_png(shot_metrics: dict[str, Any], class_names: list[str], title: str) -> bytes:
     """Row-normalised confusion matrix over the classes that were queried at this S."""
-    cm = dense_confusion(shot_metrics["confusion"]).astype(float)
-    keep = np.flatnonzero(cm.sum(axis=1) + cm.sum(axis=0))
-    cm = cm[np.ix_(keep, keep)]
+    keep, cm = queried_confusion(shot_metrics["confusion"])  # never the (C, C) matrix of every class named
+    cm = cm.astype(float)
     names = [class_names[i] for i in keep]
     rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     n = len(names)

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from fsbench.api import EmbedsTensors
+from fsbench.errors import ResultsError
+from fsbench.limits import MAX_FIGURE_CLASSES
 from fsbench.atomic import write_bytes, write_text
 from fsbench.report.figures import accuracy_vs_shots_png, confusion_png, per_signer_png
 from fsbench.record.shots import shot_key, shots_of
@@ -60,9 +62,20 @@ def summary_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_figure_size(results: dict[str, Any], source: str) -> None:
+    """Refuse, before any figure is written, a confusion over more classes than a figure can draw:
+    its matrix grows with the square of the classes the file's cells name."""
+    for key, shot in results["metrics"].items():
+        n = len({c for t, p, _ in shot["confusion"]["cells"] for c in (t, p)})
+        if n > MAX_FIGURE_CLASSES:
+            raise ResultsError(f"{source}: the confusion at {key} spans {n:,} classes; a report draws at most "
+                               f"{MAX_FIGURE_CLASSES:,} (is it the right file?)")
+
+
 def make_report(results_path: Path, out_dir: Path, with_embeddings: bool = False) -> list[Path]:
     """Write every figure for one results file into `out_dir`; return the paths written."""
     results = read_checked(Path(results_path))
+    check_figure_size(results, str(results_path))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = results["dataset"]["class_names"]

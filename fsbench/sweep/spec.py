@@ -83,7 +83,7 @@ def load_sweep(path: Path | str) -> tuple[dict[str, Any], list[CellSpec]]:
         raise SweepError(f"sweep file {path} does not exist; write one (docs/sweeps.md) or give the grid as flags") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SweepError(f"sweep file {path} cannot be read ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, ValueError) as exc:  # ValueError: an integer past Python's 4300 digits
         raise SweepError(f"sweep file {path} is not valid TOML ({exc}); fix it and re-run") from None
     unknown = sorted(set(doc) - set(RUN_KEYS) - set(TOP_ONLY))
     if unknown:

@@ -219,3 +219,31 @@ def test_ray_sweep_at_a_silent_port_ends_in_one_line_not_a_hang(tiny_dir, tmp_pa
     assert proc.returncode == 2 and len(lines) == 1, err
     assert "not a Ray head" in lines[0] and f"127.0.0.1:{port}" in lines[0], lines
     assert time.perf_counter() - t0 < 110
+
+
+def test_a_confusion_figure_never_builds_the_matrix_of_every_class_named():
+    """Third audit: `fsbench report` built the (C, C) matrix of every class a results file names
+    before keeping the queried ones: 100 000 class names (a 1 MB file) asked for 80 GB. The figure
+    is now built from the sparse cells; a claimed 10⁹ classes must cost nothing."""
+    from fsbench.report.figures import confusion_png
+
+    shot = {"confusion": {"classes": 10**9, "cells": [[0, 0, 3], [1, 0, 1], [1, 1, 2]]}, "top1": {"mean": 0.8}}
+    assert confusion_png(shot, ["a", "b"], "t").startswith(b"\x89PNG")
+
+
+def test_a_report_over_more_classes_than_a_figure_draws_is_one_line(tiny_results_path, tmp_path):
+    """Third audit: a confusion whose cells span more classes than MAX_FIGURE_CLASSES is refused
+    before any figure is written (its matrix grows with the square)."""
+    import json
+
+    from fsbench.limits import MAX_FIGURE_CLASSES
+
+    doc = json.loads(tiny_results_path.read_text())
+    n = MAX_FIGURE_CLASSES + 1
+    doc["dataset"]["class_names"] = [f"c{i}" for i in range(n)]
+    for shot in doc["metrics"].values():
+        shot["confusion"] = {"classes": n, "cells": [[i, i, 1] for i in range(n)]}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc))
+    refused(fsbench("report", path, "--out", tmp_path / "rep"), f"spans {n:,} classes")
+    assert not (tmp_path / "rep").exists()

@@ -153,3 +153,70 @@ def test_fuzzed_set_strings_through_the_cli(raw, tiny_dir, tmp_path):
         assert 2 <= json.loads((tmp_path / "f.json").read_text())["method"]["config"]["size"] <= 256
     else:
         refused(o, "size")
+
+
+# ---------------------------------------------------------------- third audit: the Python API's arguments
+
+API_ARGS = {
+    "cross-condition-as-text": ({"cross_condition": "no"}, "cross_condition must be True or False"),
+    "dev-as-text": ({"dev": "no"}, "dev must be True or False"),
+    "episodes-as-bool": ({"episodes": True}, "--episodes must be an integer ≥ 1, not True"),
+    "episodes-as-text": ({"episodes": "2"}, "not '2'"),
+    "ways-as-float": ({"ways": 2.0}, "--ways must be an integer ≥ 2 or None"),
+    "seed-as-bool": ({"seed": False}, "--seed must be an integer"),
+    "split-none": ({"split": None}, "split must be a name"),
+    "method-int": ({"method": 5}, "method must be a name"),
+    "dataset-int": ({"dataset": 5}, "dataset must be a name, a folder"),
+    "config-list": ({"config": [1, 2]}, "config must be a dict"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(API_ARGS))
+def test_python_api_run_types_every_argument(case, tiny_dir):
+    """Third audit: `fsbench.run(cross_condition="no")` ran cross-condition and `dev="no"` a
+    development run (any non-empty text is true), `episodes=True` one episode, `episodes="2"` was
+    blamed as "not ≥ 1", and a None split or an int dataset was a TypeError from deep inside."""
+    import fsbench
+    from fsbench.errors import FsbenchError
+
+    over, needle = API_ARGS[case]
+    kwargs = {"method": "pixels", "dataset": str(tiny_dir), "split": "leave-signer-out", "shots": 1, "episodes": 1,
+              "config": {"size": 4}, **over}
+    with pytest.raises(FsbenchError, match=None) as caught:
+        fsbench.run(**kwargs)
+    assert needle in str(caught.value), str(caught.value)
+
+
+@pytest.mark.parametrize("case", ["trailing-slash", "folder"])
+def test_python_api_results_write_keeps_the_output_rule(case, tiny_results_path, tmp_path):
+    """Third audit: `Results.write("runs/")` wrote a file named `runs`; `fsbench run --out runs/` is refused."""
+    from fsbench.errors import FsbenchError
+    from fsbench.record.results import Results
+
+    target = f"{tmp_path / 'runs'}/" if case == "trailing-slash" else tmp_path
+    with pytest.raises(FsbenchError, match="is a folder"):
+        Results(json.loads(tiny_results_path.read_text())).write(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("case", ["name", "unknown-option"])
+def test_python_api_prepare_options(case, tmp_path):
+    """Third audit: `fsbench.prepare("folder", name=…)` (the documented option) was a TypeError
+    'got multiple values for argument name'; an unknown option a TypeError from the builder."""
+    import fsbench
+    from fsbench.errors import FsbenchError
+    from fsbench.testing import tiny_image
+
+    raw = tmp_path / "raw"
+    for c in ("a", "b"):
+        for s in ("s1", "s2"):
+            (raw / c).mkdir(parents=True, exist_ok=True)
+            (raw / c / f"{s}_0.png").write_bytes(tiny_image(ord(c) - 97, int(s[1]), 0))
+    if case == "name":
+        report = fsbench.prepare("folder", raw=raw, out=tmp_path / "out", name="mine", pattern="{label}/{signer}_{*}",
+                                 image_size=16)
+        assert report.dataset == "mine" and (tmp_path / "out" / "fsbench.json").is_file()
+    else:
+        with pytest.raises(FsbenchError, match="does not take these options"):
+            fsbench.prepare("folder", raw=raw, out=tmp_path / "out", name="mine", bogus=1)
+        assert not (tmp_path / "out").exists()

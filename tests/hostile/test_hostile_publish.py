@@ -91,6 +91,9 @@ MUTATIONS = {
     "no-episode-hash": (lambda r: r["protocol"]["episodes_sha256"].pop("S=1"), "episodes_sha256[S=1]"),
     "no-revision": (lambda r: r["dataset"].update(revision=""), "not valid fsbench results"),
     "no-hardware": (lambda r: r["hardware"].update(cpu=""), "hardware.cpu"),
+    # third audit: fields the schema typed but did not hold to their meaning
+    "created-not-a-date": (lambda r: r.update(created="not a date"), "not an ISO 8601 date-time"),
+    "class-names-repeated": (lambda r: r["dataset"].update(class_names=["a", "a", "c", "d"]), "non-unique"),
 }
 
 
@@ -252,3 +255,34 @@ def test_fuzzed_results_never_publish_a_changed_number(data, tiny_results_path):
         for key, m in entry["metrics"].items():
             for stat in ("top1", "top2", "n_queries", "n_episodes"):
                 assert m[stat] == original["metrics"][key][stat], (where, stat)
+
+
+def _foreign_repo(path: Path) -> Path:
+    """A git repo on main that tracks a file of the user's (not a board's)."""
+    import subprocess
+
+    path.mkdir()
+    (path / "notes.txt").write_text("mine")
+    for args in (["init", "-q", "-b", "main"], ["add", "notes.txt"],
+                 ["-c", "user.name=u", "-c", "user.email=u@x", "commit", "-q", "-m", "mine"]):
+        subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True)
+    return path
+
+
+@pytest.mark.parametrize("case", ["folder-of-files", "foreign-repo", "a-file", "bad-hub-spec"])
+def test_a_refused_export_target_leaves_the_boards_unwritten(case, tiny_results_path, tmp_path):
+    """Third audit: `publish --to DIR` refused DIR only after every board was written, so the
+    user saw an error while the board had changed. The target is now checked first."""
+    to = tmp_path / "to"
+    if case == "folder-of-files":
+        to.mkdir()
+        (to / "thesis.tex").write_text("mine")
+    elif case == "foreign-repo":
+        _foreign_repo(to)
+    elif case == "a-file":
+        to.write_text("mine")
+    target = "hub:" if case == "bad-hub-spec" else to
+    before = tree(tmp_path)
+    refused(fsbench("publish", tiny_results_path, "--boards", tmp_path / "boards", "--to", target))
+    assert not (tmp_path / "boards").exists()
+    assert tree(tmp_path) == before

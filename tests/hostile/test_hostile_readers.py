@@ -228,3 +228,68 @@ def test_a_memory_error_inside_the_one_line_handler_is_still_one_line(tiny_resul
     monkeypatch.setattr(leaderboard, "verified", no_memory)
     monkeypatch.setattr(failures, "blame", no_memory)
     refused(fsbench("publish", tiny_results_path, "--boards", tmp_path / "b"), "out of memory")
+
+
+# ---------------------------------------------------------------- third audit: what a JSON or TOML reader accepts
+
+HUGE_INT = "9" * 5000  # past Python's 4300-digit limit: json and tomllib raise a bare ValueError
+
+
+def _results_text(tiny_results_path, edit: str) -> str:
+    """The results file's text with one raw edit (duplicated key, huge integer) JSON can carry."""
+    text = tiny_results_path.read_text()
+    if edit == "duplicate-key":  # a forged dataset a reviewer reads first, the real one a parser keeps
+        return text.replace("{", '{"dataset": {"name": "forged"},', 1)
+    return text.replace('"num_images":', f'"num_images":{HUGE_INT},"x":', 1)
+
+
+@pytest.mark.parametrize("edit", ["duplicate-key", "huge-int"])
+@pytest.mark.parametrize("reader", ["publish", "report", "compact", "predict", "board", "sweep-json"])
+def test_a_duplicated_key_or_a_huge_integer_is_one_line_for_every_json_reader(edit, reader, tiny_results_path, tmp_path):
+    """Third audit: `{"dataset": forged, …, "dataset": real}` was published (Python keeps the last
+    copy, a reviewer reads the first) and a 5000-digit integer was an internal error (ValueError)."""
+    path = tmp_path / "r.json"
+    path.write_text(_results_text(tiny_results_path, edit))
+    needle = "appears twice" if edit == "duplicate-key" else "4300 digits"
+    if reader == "board":
+        boards = tmp_path / "boards"
+        assert fsbench("publish", tiny_results_path, "--boards", boards).rc == 0
+        board = boards / "tiny__leave-signer-out.json"
+        text = board.read_text()
+        board.write_text(text.replace("{", '{"entries": [],', 1) if edit == "duplicate-key"
+                         else text.replace('"board_version": 1', f'"board_version": {HUGE_INT}', 1))
+        refused(fsbench("leaderboard", "tiny__leave-signer-out", "--boards", boards), needle)
+        return
+    if reader == "sweep-json":
+        folder = tmp_path / "sweep"
+        folder.mkdir()
+        shutil.copy(tiny_results_path, folder / "cell.json")
+        cells = '[{"results": "cell.json"}]'
+        (folder / "sweep.json").write_text(f'{{"cells": [], "cells": {cells}}}' if edit == "duplicate-key"
+                                           else f'{{"n": {HUGE_INT}, "cells": {cells}}}')
+        refused(fsbench("publish", folder, "--boards", tmp_path / "boards"), needle, "sweep.json")
+        assert not (tmp_path / "boards").exists()
+        return
+    args = {"publish": ("publish", path, "--boards", tmp_path / "boards"),
+            "report": ("report", path, "--out", tmp_path / "rep"),
+            "compact": ("compact", path),
+            "predict": ("predict", "--from", path, "--support", tmp_path, "--images", tmp_path)}[reader]
+    before = path.read_bytes()
+    refused(fsbench(*args), needle)
+    assert path.read_bytes() == before and not (tmp_path / "boards").exists() and not (tmp_path / "rep").exists()
+
+
+@pytest.mark.parametrize("case", ["config-duplicate-key", "sweep-huge-int"])
+def test_configs_and_sweep_files_refuse_a_duplicated_key_or_a_huge_integer(case, tiny_dir, tmp_path):
+    """Third audit: `--config` JSON naming `size` twice ran with the last one in silence; a sweep
+    file with a 5000-digit seed was an internal error."""
+    if case == "config-duplicate-key":
+        config = tmp_path / "c.json"
+        config.write_text('{"size": 4, "size": 64}')
+        refused(fsbench("run", "-m", "pixels", "-d", tiny_dir, "-s", "leave-signer-out", "--config", config,
+                        "--out", tmp_path / "r.json"), "'size' appears twice")
+        assert not (tmp_path / "r.json").exists()
+    else:
+        sweep = tmp_path / "s.toml"
+        sweep.write_text(f'method = "pixels"\ndataset = "{tiny_dir}"\nsplit = "leave-signer-out"\nseed = {HUGE_INT}\n')
+        refused(fsbench("sweep", sweep, "--dry-run", "--out", tmp_path / "out"), "not valid TOML", "4300 digits")

@@ -98,3 +98,22 @@ def test_corrupt_board_error_text_is_not_markup(boards, tmp_path):
 def test_unknown_or_hostile_board_names(board, boards):
     o = fsbench("leaderboard", board, "--boards", boards)
     assert o.rc == 2 and ("no leaderboard" in o.error or "path too long" in o.error)
+
+
+def test_predict_shows_file_and_folder_names_literally(tiny_results_path, tiny_dir, tmp_path):
+    """Third audit: `fsbench predict` put image and label names in its table as rich markup: an
+    image `[/red].png` (a folder `[` holding `/red].png`) was an internal MarkupError, and a label
+    folder `[bold]b` was shown as a bold `b`."""
+    from fsbench.testing import tiny_image
+
+    support, images = tmp_path / "support", tmp_path / "images"
+    for label in ("[bold]b", "a"):
+        (support / label).mkdir(parents=True)
+        for k in range(2):
+            (support / label / f"{k}.png").write_bytes(tiny_image(len(label) % 4, 0, k))
+    (images / "[").mkdir(parents=True)
+    (images / "[" / "red].png").write_bytes(tiny_image(1, 1, 1))
+    (images / "[" / "x.png").write_bytes(tiny_image(1, 1, 2))
+    outcome = fsbench("predict", "--from", tiny_results_path, "-d", tiny_dir, "--support", support, "--images", images)
+    assert outcome.rc == 0, outcome.err
+    assert "[bold]b" in outcome.out and "[/red].png" in outcome.out
