@@ -1,6 +1,7 @@
 """Prices for the time estimate every `fsbench run`, `sweep` and `demo` prints first (fsbench/cost.py).
 
     python bench/cost_model.py [--quick]   # writes fsbench/cost_model.json and bench/results/cost_model.json
+    python bench/cost_model.py --only finetune/mediapipe-handnet:stages2-views4   # re-price one entry, keep the rest
 
 Each priced method runs a few short cold runs (a fresh FSBENCH_HOME each: nothing trained, no
 features cached) on a 12-letter subset of Massey (leave-signer-out, 5 folds, ~840 images, made
@@ -61,6 +62,11 @@ RUNS: dict[str, tuple[str, list[dict]]] = {
         "hand2vec", [{"backbone": "imagenet-efficientnet-lite0", "backbone_options": {"input_size": 128}, "head_epochs": e}
                      for e in (2, 10)]),
     "frozen-prototypes/imagenet-efficientnet-lite0": ("frozen-prototypes", [{}]),
+    # the CPU fine-tuning recipe (fsbench.training.finetune.CPU_RECIPE): epochs and views varied so
+    # the trained stages' images and the frozen trunk's cached views price apart
+    "finetune/mediapipe-handnet:stages2-views4": ("finetune", [
+        {"backbone": "mediapipe-handnet", "recipe": {"stages": 2, "views": 4, "epochs": 1}},
+        {"backbone": "mediapipe-handnet", "recipe": {"stages": 2, "views": 2, "epochs": 3}}]),
 }
 #: methods that train and embed exactly as another one does
 ALIASES = {"protonet-joint": "protonet"}
@@ -107,8 +113,10 @@ def fit_prices(rows: list[tuple[dict, object]]) -> dict[str, float]:
     """Per-unit seconds from (results, work) pairs by non-negative least squares."""
     works = [w for _, w in rows]
     frozen = works[0].frozen_images > 0
+    trunk = any(t.trunk for w in works for t in w.trainings)
     fit_x = np.array([[sum(t.steps for t in w.trainings), sum(t.images for t in w.trainings)]
-                      + ([w.frozen_images] if frozen else []) for w in works], float)
+                      + ([w.frozen_images] if frozen else []) + ([sum(t.trunk for t in w.trainings)] if trunk else [])
+                      for w in works], float)
     fit_y = np.array([r["timings"]["fit_s"] + (r["timings"]["embed_s"] if frozen else 0.0) for r, _ in rows])
     if np.linalg.matrix_rank(fit_x[:, :2]) < 2:  # steps ∝ images (fixed batches): price the images only
         fit_x[:, 0] = 0
@@ -116,6 +124,7 @@ def fit_prices(rows: list[tuple[dict, object]]) -> dict[str, float]:
     embedded = sum(w.embedded for w in works)
     return {
         "step_s": float(coef[0]), "image_s": float(coef[1]), "frozen_image_s": float(coef[2]) if frozen else 0.0,
+        **({"trunk_image_s": float(coef[-1])} if trunk else {}),
         "embed_image_s": 0.0 if frozen or not embedded else sum(r["timings"]["embed_s"] for r, _ in rows) / embedded,
         "episode_s": sum(r["timings"]["evaluate_s"] for r, _ in rows) / sum(w.episodes for w in works),
     }
@@ -146,6 +155,9 @@ def cpu_name() -> str:
 
 def main() -> None:
     quick = common.quick_flag()
+    only = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else None
+    if only and not set(only) <= set(RUNS):
+        sys.exit(f"--only: unknown price {sorted(set(only) - set(RUNS))}; choose from {sorted(RUNS)}")
     data = subset("massey-12", LETTERS_12)
     cold_run(RunRequest("pixels", data, "leave-signer-out", [1], 1, 0))  # once per process: kernels compiled
     import torch
@@ -153,7 +165,7 @@ def main() -> None:
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # once per process: torch._dynamo imported
     prices, rows = {}, []
     for key, (method, configs) in RUNS.items():
-        if quick and key not in ("pixels", "protonet"):
+        if (quick and key not in ("pixels", "protonet")) or (only and key not in only):
             continue
         done = [cold_run(RunRequest(method, data, "leave-signer-out", [1], 2, 0, config=c)) for c in configs]
         prices[key] = {k: round(v, 7) for k, v in fit_prices(done).items()}
@@ -165,6 +177,15 @@ def main() -> None:
     for alias, of in ALIASES.items():
         if of in prices:
             prices[alias] = prices[of]
+    if only:  # one entry re-priced: the others keep their measurement
+        load = f"{os.getloadavg()[0]:.1f}"
+        doc = json.loads(MODEL.read_text())
+        for key in only:
+            doc["methods"][key] = prices[key]
+            doc.setdefault("remeasured", {})[key] = {"measured": time.strftime("%Y-%m-%d"), "load_average": float(load)}
+        MODEL.write_text(json.dumps(doc, indent=1) + "\n")
+        common.write("cost_model_" + "_".join(k.replace("/", "-").replace(":", "-") for k in only), rows, {"model": doc})
+        return
     doc = {
         "machine": f"one core of an {cpu_name()}",
         "how": f"CPU seconds at one thread (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores while "

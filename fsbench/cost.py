@@ -28,6 +28,7 @@ class TrainingWork:
 
     steps: int = 0  # optimiser steps
     images: int = 0  # images forwarded and back-propagated
+    trunk: int = 0  # images run once through frozen stages before training (fine-tuning's cached views)
     #: the method embeds through a frozen network whose features are cached per image (fsbench.features):
     #: every image it touches costs one frozen pass, once across folds and runs
     frozen: bool = False
@@ -85,7 +86,8 @@ def estimate(work: RunWork) -> float | None:
     price = doc["methods"].get(f"{work.method}/{variant}" if variant else work.method)
     if price is None:
         return None
-    fit = sum(t.steps * price["step_s"] + t.images * price["image_s"] for t in work.trainings if t and not t.cached)
+    fit = sum(t.steps * price["step_s"] + t.images * price["image_s"] + t.trunk * price.get("trunk_image_s", 0.0)
+              for t in work.trainings if t and not t.cached)
     return (doc.get("startup_s", 0.0) + fit + work.frozen_images * price["frozen_image_s"]
             + work.embedded * price["embed_image_s"] + work.episodes * price["episode_s"])
 

@@ -75,4 +75,5 @@ def test_the_committed_prices_name_installed_methods():
     installed = set(registry.names("methods"))
     for key, price in doc["methods"].items():
         assert key.split("/")[0] in installed, key
-        assert set(price) == set(PRICES) and all(v >= 0 for v in price.values()), key
+        # a fine-tuning recipe with cached views also prices the frozen trunk's passes
+        assert set(PRICES) <= set(price) <= {*PRICES, "trunk_image_s"} and all(v >= 0 for v in price.values()), key

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from torch import Tensor, nn
 from fsbench import configs
 from fsbench.api import Finetunable
 from fsbench.configs.sections import FinetuneRecipe
+from fsbench.cost import TrainingWork
 from fsbench.data.dataset import DatasetView
 from fsbench.device import CPU, Placement
 from fsbench.errors import FsbenchError
@@ -138,10 +140,7 @@ def finetuned(make_backbone: Callable[[], Finetunable], starting: str, recipe: R
     """
     labels = np.unique(train.labels, return_inverse=True)[1].astype(np.int64)
     classes = int(labels.max()) + 1 if len(labels) else 0
-    probe = make_objective(1, max(classes, 1))
-    key = cache_key("finetune", VERSION, kind, starting, configs.as_dict(recipe), probe.identity(), identity,
-                    Augment.for_card(train.dataset.card) if recipe.augment else None, train.fingerprint, int(seed),
-                    threads=threads, **placement.compute())
+    path, key = weights_file(starting, recipe, make_objective, train, seed, identity, kind, placement, threads)
     trained: list[bool] = []
 
     def build(meta: dict[str, Any]) -> Finetuned:
@@ -159,8 +158,35 @@ def finetuned(make_backbone: Callable[[], Finetunable], starting: str, recipe: R
         trained.append(True)
         return {"train_seconds": round(time.perf_counter() - start, 2)}
 
-    model, meta = train_or_load(model_path(kind, "finetune", key), key, build, train_fn, {"classes": classes}, seed=seed)
+    model, meta = train_or_load(path, key, build, train_fn, {"classes": classes}, seed=seed)
     return placement.module(model).eval(), {**meta, "cached": not trained}
+
+
+def weights_file(starting: str, recipe: Recipe, make_objective: Callable[[int, int], Objective],
+                 train: DatasetView, seed: int, identity: Any, kind: str = "finetune", placement: Placement = CPU,
+                 threads: int = 0) -> tuple[Path, str]:
+    """(path, key) of the weights `finetuned` trains or loads for these arguments: the plan line
+    asks it whether a fold's training is cached before the run starts."""
+    classes = len(np.unique(train.labels))
+    probe = make_objective(1, max(classes, 1))
+    key = cache_key("finetune", VERSION, kind, starting, configs.as_dict(recipe), probe.identity(), identity,
+                    Augment.for_card(train.dataset.card) if recipe.augment else None, train.fingerprint, int(seed),
+                    threads=threads, **placement.compute())
+    return model_path(kind, "finetune", key), key
+
+
+def training_work(recipe: Recipe, images: int, backbone: str, cached: bool) -> TrainingWork:
+    """The cost model's units of one fold's fine-tuning on `images` images: `epochs` passes
+    through the trained stages, and with cached views each image run K times (once without
+    augmentation) through the frozen trunk first. The price is per backbone and stage/view shape
+    (`<method>/<backbone>:stages<S>-views<K>` in fsbench/cost_model.json)."""
+    k = (recipe.views if recipe.augment else 1) if recipe.views > 0 and recipe.stages >= 0 else 0
+    steps = recipe.epochs * max(1, -(-images // recipe.batch_size) // recipe.accumulate)
+    stages = "every stage" if recipe.stages < 0 else f"last {recipe.stages} stages"
+    return TrainingWork(steps=steps, images=recipe.epochs * images, trunk=k * images,
+                        variant=f"{backbone}:stages{recipe.stages}-views{recipe.views}", cached=cached,
+                        what=f"{recipe.epochs} epochs of the {stages}" + (f" on {k} cached views" if k else ""),
+                        shorten=f"a shorter training (--set 'recipe={{\"epochs\": {max(1, recipe.epochs // 3)}}}')")
 
 
 def run(model: Finetuned, images: Tensor, labels: np.ndarray, recipe: Recipe, augment: Augment, seed: int,

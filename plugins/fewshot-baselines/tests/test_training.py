@@ -65,8 +65,27 @@ def test_a_resumed_curve_gives_the_weights_of_an_uninterrupted_run(tiny, tmp_pat
     assert torch.equal(long.embed(test), straight.embed(test))
     one = registry.get("methods", name)({**cfg, length: 1})
     one.fit(train, 0)  # the snapshot is the 1-step run's own cache entry
-    assert one.trainings == [{"train_seconds": one.meta["train_seconds"], "cached": True}]
+    assert one.trainings == [{"train_seconds": one.meta["train_seconds"], "cached": True,
+                              **({"episodes": 1} if length == "episodes" else {})}]
     assert long.trainings[0]["train_seconds"] >= short.trainings[0]["train_seconds"]
+
+
+def test_the_episodic_length_follows_the_class_count_and_keeps_the_boards_hashes(tiny):
+    train, _ = _views(tiny)
+    labels = np.asarray(train.labels)
+    protonet = registry.get("methods", "protonet")
+    flat = protonet({**TINY, "episodes": 1000, "episodes_per_class": 1, "rotate_classes": False})
+    assert flat.length(labels, "L") == (8, 4)  # 8 characters, one episode each; 4-way as configured
+    assert protonet({**TINY, "episodes": 1000, "episodes_per_class": 1}).length(labels, "L")[0] == 32  # rotations
+    assert protonet({**TINY, "episodes": 1000, "episodes_per_class": 0}).length(labels, "L")[0] == 1000  # off
+    assert protonet({**TINY, "episodes": 5, "episodes_per_class": 1}).length(labels, "L")[0] == 5  # `episodes` caps
+    flat.fit(train, 0)
+    assert flat.trainings[0]["episodes"] == 8 and not flat.trainings[0]["cached"]
+    # the cap is a late key: at its default the config hashes as before (the boards' protonet rows)
+    assert protonet({}).config_hash.startswith("3a6a7dc3")
+    assert protonet({"episodes_per_class": 31}).config_hash != protonet({}).config_hash
+    with pytest.raises(FsbenchError, match="episodes_per_class"):
+        protonet({"episodes_per_class": -1})
 
 
 def test_training_config_is_checked_before_anything_runs():

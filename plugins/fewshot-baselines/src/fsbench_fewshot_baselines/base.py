@@ -221,8 +221,9 @@ class TrainedMethod(Method):
 
     def resumable(self, train: DatasetView, seed: int, inp: Input) -> dict[str, Any] | None:
         """The longest saved shorter run of this config (among `snapshots`) to continue from."""
+        length = self.length_of(np.asarray(train.labels), inp)
         for step in sorted((int(s) for s in self.config["snapshots"]), reverse=True):
-            if step < int(self.config[self.length_key]):
+            if step < length:
                 k = self.cache_key(train, seed, inp, **{self.length_key: step})
                 blob = load_model(model_path("fewshot-baselines", self.trainer or self.name, k), k)
                 if blob is not None and "loop" in blob["meta"]:
@@ -241,15 +242,23 @@ class TrainedMethod(Method):
         """(optimiser steps, images trained on, what) of one fold's training: the cost model's units."""
         return None
 
+    def resolved(self, labels: np.ndarray, inp: Input) -> dict[str, Any]:
+        """What the config left to the data, as one fold's training resolved it (in `trainings`)."""
+        return {}
+
+    def length_of(self, labels: np.ndarray, inp: Input) -> int:
+        """The training length (in `length_key` units) one fold trains: the config's, or what the data resolved."""
+        return int(self.resolved(labels, inp).get(self.length_key, self.config[self.length_key]))
+
     def training_work(self, train: DatasetView, seed: int) -> TrainingWork | None:
         if pretrained.finetunes(self):
-            return None  # the shared trainer's cost is measured in docs/baselines.md, not modelled here
+            return pretrained.training_work(self, train, seed)
         inp = self.resolve_input(train)
         units = self.work_units(np.asarray(train.labels), inp)
         if units is None:
             return None
         steps, images, what = units
-        length = int(self.config[self.length_key])
+        length = self.length_of(np.asarray(train.labels), inp)
         cached = model_path("fewshot-baselines", self.trainer or self.name, self.cache_key(train, seed, inp)).exists()
         return TrainingWork(steps=steps, images=images, what=what, cached=cached,
                             shorten=f"a shorter training (--set {self.length_key}={max(1, length // 5)})")
@@ -283,7 +292,8 @@ class TrainedMethod(Method):
         # seeded: the same initial weights for a (config, view, seed)
         self.net, self.meta = train_or_load(self.cache_path, key, self.build, train_fn, meta, seed=seed)
         self.placement.module(self.net).eval()  # a cache hit loads on the CPU
-        self.trainings.append({"train_seconds": self.meta.get("train_seconds"), "cached": not trained})
+        self.trainings.append({"train_seconds": self.meta.get("train_seconds"), "cached": not trained,
+                               **self.resolved(labels, inp)})
 
     @torch.no_grad()
     def embed(self, view: DatasetView) -> Tensor:

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from fsbench import configs
 from fsbench.api import Finetunable
+from fsbench.cost import TrainingWork
 from fsbench.data.dataset import DatasetView
 from fsbench.training import finetune as trainer  # by module: the leak test spies on trainer.finetuned
 from fsbench.training.finetune import Finetuned, Recipe, recipe_from
@@ -52,15 +53,28 @@ def recipe(method: "TrainedMethod") -> Recipe:
     return recipe_from(method.config["recipe"], f"method {method.name!r} config 'recipe'", method.placement)
 
 
+def _identity(method: "TrainedMethod") -> dict[str, Any]:
+    """What besides the recipe keys the method's fine-tuned weights (its loss settings)."""
+    return {"trainer": method.trainer or method.name, "version": method.version, "backbone": method.config["backbone"],
+            "backbone_args": dict(method.config["backbone_args"]), **{k: method.config[k] for k in method.train_keys}}
+
+
+def training_work(method: "TrainedMethod", train: DatasetView, seed: int) -> TrainingWork:
+    """One fold's fine-tuning in the cost model's units, and whether its weights are cached."""
+    plan = recipe(method)
+    path, _ = trainer.weights_file(backbone(method).fingerprint(), plan, lambda d, c: method.objective(plan, d, c),
+                                   train, seed, _identity(method), "fewshot-baselines", method.placement,
+                                   method.config["threads"])
+    return trainer.training_work(plan, len(train.labels), method.config["backbone"], path.exists())
+
+
 def fit(method: "TrainedMethod", train: DatasetView, seed: int) -> None:
     """Fine-tune (or load) the backbone on `train` with the method's objective; sets net and meta."""
     name, args = method.config["backbone"], dict(method.config["backbone_args"])
     plan = recipe(method)
-    identity = {"trainer": method.trainer or method.name, "version": method.version, "backbone": name,
-                "backbone_args": args, **{k: method.config[k] for k in method.train_keys}}
     method.net, meta = trainer.finetuned(
         lambda: registered_backbone(name, args), backbone(method).fingerprint(), plan,
-        lambda dim, classes: method.objective(plan, dim, classes), train, seed, identity,
+        lambda dim, classes: method.objective(plan, dim, classes), train, seed, _identity(method),
         kind="fewshot-baselines", placement=method.placement, threads=method.config["threads"])
     labels = sorted(set(np.asarray(train.labels).tolist()))
     method.meta = {"finetuned": True, "num_classes": train.num_classes, "train_classes": labels, "label_stride": 1,
