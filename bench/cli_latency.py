@@ -27,7 +27,7 @@ COMMANDS: dict[str, list[str]] = {
     "fsbench list": [*FSBENCH, "list"],
     "fsbench info massey": [*FSBENCH, "info", "massey"],
     "fsbench leaderboard": [*FSBENCH, "leaderboard"],
-    "fsbench leaderboard massey__leave-signer-out": [*FSBENCH, "leaderboard", "massey__leave-signer-out"],
+    "fsbench leaderboard massey-224__leave-signer-out": [*FSBENCH, "leaderboard", "massey-224__leave-signer-out"],
     # a method describes itself by importing its plugin (torch): not one of the ≤ 1 s commands
     "fsbench info pixels (imports torch)": [*FSBENCH, "info", "pixels"],
 }

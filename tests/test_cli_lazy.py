@@ -26,7 +26,7 @@ print("HEAVY:" + ",".join(heavy))
 
 @pytest.mark.parametrize("args", [
     ["--help"], ["list"], ["list", "methods"], ["info", "massey"], ["info", "omniglot"],
-    ["leaderboard"], ["leaderboard", "massey__leave-signer-out"], ["run", "--help"],
+    ["leaderboard"], ["leaderboard", "massey-224__leave-signer-out"], ["run", "--help"],
     ["info", "hand2vec"], ["info", "protonet"], ["info", "max"], ["info", "leave-signer-out"],
 ])
 def test_light_commands_import_no_heavy_library(args):
