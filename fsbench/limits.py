@@ -13,6 +13,9 @@ MAX_CELLS = 10_000
 #: image indices (support + queries) one run's episodes may hold: 5e7 int64 ≈ 400 MB, ~10 000 Massey
 #: leave-signer-out episodes at each of two S; boards use 10–100
 MAX_EPISODE_ROWS = 50_000_000
+#: episodes per S and episode group: each holds at least two rows (two classes, one query each), so
+#: more could never pass `MAX_EPISODE_ROWS` on any dataset; checked without loading one (sweep --dry-run)
+MAX_EPISODES = MAX_EPISODE_ROWS // 2
 #: side in pixels of a prepared image (`prepare folder --size`): 0 found "no images", 100 000 was OOM-killed
 IMAGE_SIDE = (8, 1024)
 #: classes one confusion figure draws (`fsbench report`): Omniglot's largest run queries ~1 600; a

@@ -27,6 +27,15 @@ if TYPE_CHECKING:  # type-only: the heavy modules load when a function runs
 __all__ = ["run", "load_dataset", "prepare", "push", "get", "list", "publish", "leaderboard", "Published"]
 #: how `leaderboard` renders a board (None: the board's JSON document itself)
 FORMATS = (None, "rich", "markdown", "json", "html")
+PATH = (str, Path)
+OPTIONAL_PATH = (str, Path, type(None))
+
+
+def _typed(name: str, value: Any, types: tuple[type, ...], expected: str) -> None:
+    """Refuse a wrong-typed argument in one line naming it, before it reaches code that would
+    fail deep inside (`os.fspath(3)`) or read it wrongly (any non-empty text is true)."""
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        raise FsbenchError(f"{name} must be {expected}, not {type(value).__name__} {value!r:.60}")
 
 
 def run(method: str, dataset: "str | FsDataset", split: str, shots: int | Iterable[int] = (1, 5),
@@ -47,11 +56,8 @@ def run(method: str, dataset: "str | FsDataset", split: str, shots: int | Iterab
     from fsbench.evaluation.runner import run as run_request
     from fsbench.record.results import Results
 
-    if not isinstance(dataset, (str, Path, FsDataset)):
-        raise FsbenchError(f"dataset must be a name, a folder, hub:OWNER/NAME@REVISION or an FsDataset, not "
-                           f"{type(dataset).__name__}")
-    if config is not None and not isinstance(config, dict):  # the rest is checked with the request (check_request)
-        raise FsbenchError(f"config must be a dict of KEY: VALUE overrides, not {type(config).__name__}")
+    _typed("dataset", dataset, (str, Path, FsDataset), "a name, a folder, hub:OWNER/NAME@REVISION or an FsDataset")
+    _typed("config", config, (dict, type(None)), "a dict of KEY: VALUE overrides")  # the rest: check_request
     data = None if isinstance(dataset, (str, Path)) else dataset
     request = RunRequest(
         method=method, dataset=str(dataset) if data is None else data.name, split=split, shots=_shots(shots),
@@ -73,6 +79,7 @@ def load_dataset(dataset: str | Path) -> "FsDataset":
     folder, or `hub:OWNER/NAME@REVISION` (downloaded into the Hugging Face cache, verified)."""
     from fsbench.data.hub import resolve_dataset
 
+    _typed("dataset", dataset, PATH, "a dataset name, a prepared folder or hub:OWNER/NAME@REVISION")
     return resolve_dataset(str(dataset))
 
 
@@ -83,6 +90,12 @@ def prepare(dataset: str, raw: str | Path | None = None, out: str | Path | None 
     signers are refused unless `allow_duplicates`."""
     from fsbench.data.hub import prepare_dataset
 
+    _typed("dataset", dataset, (str,), "a registered dataset name (fsbench.list('datasets'))")
+    _typed("raw", raw, OPTIONAL_PATH, "a folder of raw files or None")
+    _typed("out", out, OPTIONAL_PATH, "a folder or None")
+    _typed("push", push, (str, type(None)), "hub:OWNER/NAME, a local git repo DIR or None")
+    _typed("strict", strict, (bool,), "True or False")
+    _typed("allow_duplicates", allow_duplicates, (bool,), "True or False")
     if "name" in options:  # the documented option (`--name`); the builder calls it dataset_name
         if "dataset_name" in options:
             raise FsbenchError("give name= or dataset_name=, not both")
@@ -95,6 +108,8 @@ def push(dataset: str | Path, to: str) -> "Pushed":
     git repo DIR in the Hub's layout; `.revision` is the commit to pin (`hub:OWNER/NAME@REV`)."""
     from fsbench.data.hub import push_dataset
 
+    _typed("dataset", dataset, PATH, "a prepared dataset's name or folder")
+    _typed("to", to, (str,), "hub:OWNER/NAME or a local git repo DIR")
     return push_dataset(dataset, to)
 
 
@@ -102,6 +117,8 @@ def get(kind: str, name: str) -> Any:
     """The registered object (class or factory) `name` of `kind` ("methods", "datasets", …)."""
     from fsbench import registry
 
+    _typed("kind", kind, (str,), "a plugin kind: methods, backbones, heads, classifiers, splits or datasets")
+    _typed("name", name, (str,), f"a registered name (fsbench.list({kind!r}))")
     return registry.get(kind, name)
 
 
@@ -129,9 +146,17 @@ def publish(results: "str | Path | Results | Iterable[str | Path | Results]", bo
     from fsbench.boards.leaderboard import publish_all
     from fsbench.record.results import Results
 
+    if not isinstance(results, (str, Path, Results, Iterable)):
+        raise FsbenchError(f"results must be a results file, a sweep folder, a Results or a list of them, "
+                           f"not {type(results).__name__}")
+    _typed("boards", boards, PATH, "the leaderboards folder")
+    _typed("replace", replace, (bool,), "True or False")
+    _typed("to", to, (str, type(None)), "hub:OWNER/NAME, a local git repo DIR or None")
     if to is not None:
         check_export_target(to)  # before any board is written: a refused --to must leave the boards as they were
     items = [results] if isinstance(results, (str, Path, Results)) else builtins.list(results)
+    for item in items:
+        _typed("each of results", item, (str, Path, Results), "a results file, a sweep folder or a Results")
     with tempfile.TemporaryDirectory(prefix="fsbench-publish-") as tmp:
         paths = [_written(r, Path(tmp), i) if isinstance(r, Results) else Path(r) for i, r in enumerate(items)]
         groups = entries_of(paths)
@@ -156,6 +181,8 @@ def leaderboard(board: str | None = None, boards: str | Path = "leaderboards", f
     from fsbench.boards import render
     from fsbench.boards.leaderboard import read_board, resolve_board
 
+    _typed("board", board, (str, type(None)), "a board name, hub:OWNER/NAME@REVISION or None (the list)")
+    _typed("boards", boards, PATH, "the leaderboards folder or hub:OWNER/NAME@REVISION")
     if format not in FORMATS:
         raise FsbenchError(f"format={format!r} is not one of {', '.join(map(repr, FORMATS))}")
     board, folder = _board_source(board, boards)
@@ -185,4 +212,5 @@ def list(kind: str) -> builtins.list[str]:  # noqa: A001 - `fsbench.list(kind)` 
     """Names registered under `kind`: methods, backbones, heads, classifiers, splits, datasets."""
     from fsbench import registry
 
+    _typed("kind", kind, (str,), "a plugin kind: methods, backbones, heads, classifiers, splits or datasets")
     return registry.names(kind)

@@ -8,7 +8,6 @@ where it goes (`push_dataset`: a Hub repo online, or a local git repo in the Hub
 from __future__ import annotations
 
 import inspect
-
 import json
 import os
 from dataclasses import dataclass

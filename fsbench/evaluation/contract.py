@@ -19,7 +19,7 @@ import torch
 
 from fsbench.api import Episode, Fold, LowShotClassifier, Method
 from fsbench.errors import FsbenchError, ProtocolError, os_cause
-from fsbench.limits import MAX_EPISODE_ROWS, MAX_SEED
+from fsbench.limits import MAX_EPISODE_ROWS, MAX_EPISODES, MAX_SEED
 from fsbench.progress import console
 
 if TYPE_CHECKING:
@@ -62,6 +62,8 @@ def check_request(request: Any) -> None:
         raise ProtocolError(f"--episodes must be an integer ≥ 1, not {episodes!r}")
     if episodes < 1:
         raise ProtocolError(f"--episodes must be ≥ 1, not {episodes}")
+    if episodes > MAX_EPISODES:
+        raise ProtocolError(f"--episodes {episodes:,} is more than any dataset can draw; use at most {MAX_EPISODES:,}")
     if not _count(seed) or not 0 <= seed <= MAX_SEED:
         raise ProtocolError(f"--seed must be an integer from 0 to {MAX_SEED} (32 bits), not {seed!r}")
     if ways is not None and not _count(ways):

@@ -25,7 +25,7 @@ from fsbench.configs import ConfigError, flatten, merge, nest
 from fsbench.errors import FsbenchError
 from fsbench.names import read_input_text
 from fsbench.evaluation.runner import RunRequest
-from fsbench.limits import MAX_CELLS, MAX_SEED
+from fsbench.limits import MAX_CELLS, MAX_EPISODES, MAX_SEED
 
 AXES = {"method": "methods", "dataset": "datasets", "split": "splits", "seed": "seeds"}
 SCALARS = ("shots", "episodes", "ways", "cross_condition", "dev", "cpus")
@@ -122,7 +122,7 @@ def expand(defaults: dict[str, Any], run: dict[str, Any], where: str) -> list[Ce
     shots = tuple(sorted({_int(v, "shots", where, low=0) for v in shots}))
     if not shots:
         raise SweepError(f"{where}: shots is empty; give e.g. shots = [1, 5]")
-    episodes = _int(merged["episodes"], "episodes", where, low=1)
+    episodes = _int(merged["episodes"], "episodes", where, low=1, high=MAX_EPISODES)
     ways = None if merged["ways"] in (None, 0) else _int(merged["ways"], "ways", where, low=2)
     cpus = _int(merged["cpus"], "cpus", where, low=1)
     flags = {k: _bool(merged[k], k, where) for k in ("cross_condition", "dev")}

@@ -65,6 +65,7 @@ RUN_NUMBERS = [
     (["--ways", "1"], "--ways 1: an episode needs at least 2 classes"), (["--ways", "0"], "--ways 0"),
     (["--ways", "-4"], "--ways -4"), (["--ways", "99"], "--ways 99 exceeds the 4 test classes"),
     (["--episodes", "0"], "--episodes must be ≥ 1, not 0"), (["--episodes", "-5"], "not -5"),
+    (["--episodes", str(10**23)], "is more than any dataset can draw"),
     (["--shots", "1000"], "--shots 1000: no test class of tiny holds more than 4 images"),
     (["--shots", "1,1000"], "--shots 1000"), (["--shots", "-1"], "shots must be integers ≥ 0"),
     (["--shots", ""], "shots must be integers ≥ 0"), (["--shots", "1.5"], "comma-separated list of integers"),
@@ -220,3 +221,52 @@ def test_python_api_prepare_options(case, tmp_path):
         with pytest.raises(FsbenchError, match="does not take these options"):
             fsbench.prepare("folder", raw=raw, out=tmp_path / "out", name="mine", bogus=1)
         assert not (tmp_path / "out").exists()
+
+
+API_CALLS = {
+    "publish-int": (lambda f: f.publish(3), "results must be a results file"),
+    "publish-list-of-int": (lambda f: f.publish([3]), "each of results must be"),
+    "publish-boards-int": (lambda f: f.publish("x.json", boards=3), "boards must be the leaderboards folder"),
+    "publish-replace-text": (lambda f: f.publish("x.json", replace="no"), "replace must be True or False"),
+    "publish-to-int": (lambda f: f.publish("x.json", to=3), "to must be hub:OWNER/NAME"),
+    "leaderboard-int": (lambda f: f.leaderboard(3), "board must be a board name"),
+    "leaderboard-boards-int": (lambda f: f.leaderboard(None, boards=3), "boards must be the leaderboards folder"),
+    "push-dataset-int": (lambda f: f.push(3, "x"), "dataset must be a prepared dataset's name"),
+    "push-to-int": (lambda f: f.push("x", 3), "to must be hub:OWNER/NAME"),
+    "load-dataset-none": (lambda f: f.load_dataset(None), "dataset must be a dataset name"),
+    "prepare-int": (lambda f: f.prepare(3), "dataset must be a registered dataset name"),
+    "prepare-strict-text": (lambda f: f.prepare("folder", strict="no"), "strict must be True or False"),
+    "get-name-int": (lambda f: f.get("methods", 3), "name must be a registered name"),
+    "list-none": (lambda f: f.list(None), "kind must be a plugin kind"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(API_CALLS))
+def test_python_api_types_every_argument_of_every_function(case, tmp_path, monkeypatch):
+    """Third audit's leftover: wrong-typed arguments to publish, leaderboard and push were TypeErrors
+    from `os.fspath` (`expected str, bytes or os.PathLike object, not int`); now every function of
+    the public API names the argument and what it takes, before anything is read or written."""
+    import fsbench
+    from fsbench.errors import FsbenchError
+
+    monkeypatch.chdir(tmp_path)
+    call, needle = API_CALLS[case]
+    with pytest.raises(FsbenchError) as caught:
+        call(fsbench)
+    assert needle in str(caught.value), str(caught.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["flag", "file"])
+def test_a_sweep_with_more_episodes_than_any_dataset_is_refused_before_the_dry_run_lists_it(where, tiny_dir, tmp_path):
+    """Third audit's leftover: `sweep --episodes 10**23 --dry-run` listed the cell as todo, and only
+    the run refused it; the bound needs no dataset (every episode holds at least two rows)."""
+    if where == "flag":
+        args = ("sweep", "-m", "pixels", "-d", tiny_dir, "-s", "leave-signer-out", "--episodes", str(10**23))
+    else:
+        (tmp_path / "s.toml").write_text(f'[[run]]\nmethod = "pixels"\ndataset = "{tiny_dir}"\n'
+                                         f'split = "leave-signer-out"\nepisodes = {10**15}\n')
+        args = ("sweep", tmp_path / "s.toml")
+    outcome = fsbench(*args, "--out", tmp_path / "out", "--dry-run")
+    refused(outcome, "episodes")
+    assert "todo" not in outcome.out and not (tmp_path / "out").exists()
