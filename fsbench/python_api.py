@@ -146,9 +146,8 @@ def publish(results: "str | Path | Results | Iterable[str | Path | Results]", bo
     from fsbench.boards.leaderboard import publish_all
     from fsbench.record.results import Results
 
-    if not isinstance(results, (str, Path, Results, Iterable)):
-        raise FsbenchError(f"results must be a results file, a sweep folder, a Results or a list of them, "
-                           f"not {type(results).__name__}")
+    _typed("results", results, (str, Path, Results, Iterable),
+           "a results file, a sweep folder, a Results or a list of them")
     _typed("boards", boards, PATH, "the leaderboards folder")
     _typed("replace", replace, (bool,), "True or False")
     _typed("to", to, (str, type(None)), "hub:OWNER/NAME, a local git repo DIR or None")
